@@ -1,0 +1,2 @@
+// Public entry point of the worker: `import { createWorker } from 'guestkit-worker/worker'`.
+export {};
