@@ -1,2 +1,13 @@
 // Public entry point of the embeddable library: `import { … } from 'guestkit-worker'`.
 export { PACKAGE_ROOT } from './native.js';
+export {
+  ChecksumFormatError,
+  createSha256,
+  parseChecksum,
+  sha256File,
+  verifyFile,
+  type Sha256,
+  type Sha256FileOptions,
+  type Sha256Progress,
+  type VerifyResult,
+} from './checksum.js';
