@@ -1,0 +1,147 @@
+// sha256File on a 256 MiB random file: equality with sha256sum, its own native threads, a free
+// event loop, prompt aborts that close the fd, throttled progress and concurrent hashes.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sha256File, type Sha256Progress } from '../../lib/index.js';
+
+const run = promisify(execFile);
+const BIG = 256 * 1024 * 1024;
+
+async function sha256sum(path: string): Promise<string> {
+  const { stdout } = await run('sha256sum', ['-b', path]);
+  return stdout.slice(0, 64);
+}
+
+function threadCount(): number {
+  return Number(/^Threads:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]);
+}
+
+function openFds(target: string): number {
+  let n = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`) === target) n++;
+    } catch {
+      // the fd closed between readdir and readlink
+    }
+  }
+  return n;
+}
+
+async function waitFor(check: () => boolean, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return true;
+}
+
+let dir: string;
+let big: string;
+let bigHex: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'guestkit-sha256-big-'));
+  big = join(dir, 'random-256m');
+  // head runs in a child: generating 256 MiB here would stall the test's own event loop.
+  await run('sh', ['-c', `head -c ${BIG} /dev/urandom > '${big}'`]);
+  bigHex = await sha256sum(big);
+}, 120_000);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('sha256File on a 256 MiB file', () => {
+  it('equals sha256sum, runs on two native threads and keeps the event loop ticking', async () => {
+    const before = threadCount();
+    let peakThreads = before;
+    let ticks = 0;
+    let maxGap = 0;
+    let last = performance.now();
+    const timer = setInterval(() => {
+      const now = performance.now();
+      maxGap = Math.max(maxGap, now - last);
+      last = now;
+      ticks++;
+      peakThreads = Math.max(peakThreads, threadCount());
+    }, 5);
+    const progress: Sha256Progress[] = [];
+    const started = performance.now();
+    const hex = await sha256File(big, { onProgress: (p) => progress.push(p) });
+    const elapsed = performance.now() - started;
+    clearInterval(timer);
+
+    expect(hex).toBe(bigHex);
+    // A hash on the JS thread would show one gap as long as the whole hash.
+    expect(ticks).toBeGreaterThanOrEqual(Math.floor(elapsed / 5 / 4));
+    expect(maxGap).toBeLessThan(Math.max(60, elapsed / 2));
+    // Reader + hasher are threads of their own, not libuv pool workers, and they are gone afterwards.
+    expect(peakThreads).toBeGreaterThanOrEqual(before + 2);
+    expect(await waitFor(() => threadCount() <= before, 2000)).toBe(true);
+    expect(openFds(big)).toBe(0);
+
+    // Throttled to ≤ 10 per second plus the final one, monotonic, ending at the full size.
+    expect(progress.length).toBeLessThanOrEqual(Math.floor(elapsed / 100) + 2);
+    expect(progress.at(-1)).toEqual({ bytes: BIG, total: BIG });
+    for (let i = 1; i < progress.length; i++)
+      expect(progress[i].bytes).toBeGreaterThan(progress[i - 1].bytes);
+    console.log(
+      `256 MiB: ${((BIG / elapsed) * 1e-6).toFixed(2)} GB/s, event-loop max gap ${maxGap.toFixed(1)} ms, ` +
+        `${progress.length} progress calls, threads ${before} → ${peakThreads}`,
+    );
+  });
+
+  it('aborts mid-way promptly, closing the fd and ending its threads', async () => {
+    const before = threadCount();
+    const controller = new AbortController();
+    let abortedAt = 0;
+    let bytesAtAbort = 0;
+    const pending = sha256File(big, {
+      signal: controller.signal,
+      chunkSize: 256 * 1024,
+      onProgress: ({ bytes }) => {
+        if (abortedAt) return;
+        expect(openFds(big)).toBe(1);
+        bytesAtAbort = bytes;
+        abortedAt = performance.now();
+        controller.abort();
+      },
+    });
+    const err = await pending.catch((e: unknown) => e);
+    const latency = performance.now() - abortedAt;
+
+    expect(abortedAt).toBeGreaterThan(0);
+    expect(bytesAtAbort).toBeLessThan(BIG);
+    expect(err).toMatchObject({ name: 'AbortError', code: 'ABORT_ERR' });
+    expect(latency).toBeLessThan(250);
+    expect(openFds(big)).toBe(0);
+    expect(await waitFor(() => threadCount() <= before, 2000)).toBe(true);
+  });
+
+  it('aborts before the first chunk when the signal fires right after the call', async () => {
+    const controller = new AbortController();
+    const pending = sha256File(big, { signal: controller.signal });
+    controller.abort();
+    await expect(pending).rejects.toMatchObject({ name: 'AbortError' });
+    expect(openFds(big)).toBe(0);
+  });
+});
+
+describe('concurrent hashes', () => {
+  it('hashes 8 different files at once, all correct', async () => {
+    const files = Array.from({ length: 8 }, (_, i) => {
+      const file = join(dir, `part-${i}`);
+      const data = Buffer.alloc((i + 1) * 3 * 1024 * 1024 + i * 977);
+      for (let j = 0; j < data.length; j += 4096) data[j] = (i * 7 + j) & 0xff;
+      writeFileSync(file, data);
+      return file;
+    });
+    const ours = await Promise.all(files.map((f, i) => sha256File(f, { chunkSize: (i + 1) * 64 * 1024 })));
+    const expected = await Promise.all(files.map(sha256sum));
+    expect(new Set(ours).size).toBe(8);
+    expect(ours).toEqual(expected);
+  });
+});
