@@ -85,7 +85,7 @@ export function createSha256(): Sha256 {
 }
 
 /**
- * Hashes a whole file (or block device, or `/dev/stdin`) with SHA-256 off the JS thread.
+ * Hashes a whole file (regular file, block device or FIFO) with SHA-256 off the JS thread.
  * Resolves with lowercase hex. Rejects with fs-shaped errors (`code`, `errno`, `syscall`, `path`:
  * `ENOENT`, `EACCES`, `EISDIR`, …) and with an `AbortError` when `signal` aborts.
  */
