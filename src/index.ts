@@ -1,2 +1,64 @@
 // Public entry point of the worker: `import { createWorker } from 'guestkit-worker/worker'`.
-export {};
+export { createWorker, LocalWorker, toStatusDocument, type CreateWorkerOptions } from './worker/worker.js';
+export * from './worker/types.js';
+export { resolveAllowedPath, type PathKind, type ResolvePathOptions } from './worker/paths.js';
+export {
+  CapabilityProbe,
+  checkConstraints,
+  compareVersions,
+  parseQemuImgFormats,
+  probeDiskFormats,
+  type FeatureProbe,
+} from './worker/capabilities.js';
+export { runAttempt, type AttemptInput, type AttemptOutcome } from './worker/attempt.js';
+export { Executor, failureResult, type ExecuteOutcome } from './worker/executor.js';
+export { LocalScheduler, backoffMs, type QueueEntry } from './worker/scheduler.js';
+export {
+  HandlerRegistry,
+  defaultRegistry,
+  registerHandler,
+  systemEchoHandler,
+  testEchoHandler,
+  type AnyHandler,
+  type HandlerContext,
+  type HandlerMetrics,
+  type HandlerResult,
+  type JobHandler,
+} from './handlers/index.js';
+export {
+  JobBuilder,
+  newJobId,
+  inspectJob,
+  echoJob,
+  validateEnvelope,
+  parseJobText,
+  formatForFile,
+  canonicalJson,
+  toJobError,
+  PROTOCOL_VERSION,
+  STANDARD_PHASES,
+  EnvelopeSchema,
+  ResultDocumentSchema,
+  ProgressEventSchema,
+  WorkerRegistrationSchema,
+  type ValidatedJob,
+  type ResolvedExecution,
+  type Observability,
+} from './protocol/index.js';
+export { SqliteStore, type SqliteStoreOptions } from './store/sqlite.js';
+export type {
+  JobStore,
+  JobRecord,
+  NewJob,
+  CreateOutcome,
+  TransitionPatch,
+  StatusHistoryEntry,
+} from './store/types.js';
+export {
+  resolveConfig,
+  WORKER_VERSION,
+  type WorkerConfigInput,
+  type LogLevel,
+  type TransportKind,
+} from './config.js';
+export { createLogger, silentLogger, type Logger } from './logger.js';

@@ -1,0 +1,52 @@
+// Operation → handler lookup. The default registry holds the bundled handlers; library users add
+// their own with `registerHandler`, or give createWorker a registry of their own.
+import { WorkerError } from '../protocol/errors.js';
+import type { AnyHandler } from './types.js';
+
+export class HandlerRegistry {
+  private readonly handlers = new Map<string, AnyHandler>();
+
+  register(handler: AnyHandler, options: { replace?: boolean } = {}): this {
+    if (!handler.operation.includes('.')) {
+      throw new WorkerError(
+        'VALIDATION_ERROR',
+        `Handler operation '${handler.operation}' must be namespaced (e.g., 'guestkit.inspect')`,
+      );
+    }
+    if (handler.payloadTypes.length === 0) {
+      throw new WorkerError('VALIDATION_ERROR', `Handler '${handler.operation}' declares no payload types`);
+    }
+    if (this.handlers.has(handler.operation) && !options.replace) {
+      throw new WorkerError(
+        'VALIDATION_ERROR',
+        `A handler for '${handler.operation}' is already registered (pass { replace: true } to replace it)`,
+      );
+    }
+    this.handlers.set(handler.operation, handler);
+    return this;
+  }
+
+  unregister(operation: string): boolean {
+    return this.handlers.delete(operation);
+  }
+
+  get(operation: string): AnyHandler | undefined {
+    return this.handlers.get(operation);
+  }
+
+  has(operation: string): boolean {
+    return this.handlers.has(operation);
+  }
+
+  /** Sorted operation names (capability document). */
+  operations(): string[] {
+    return [...this.handlers.keys()].sort();
+  }
+
+  /** A copy: same handlers, independent registrations. */
+  clone(): HandlerRegistry {
+    const copy = new HandlerRegistry();
+    for (const h of this.handlers.values()) copy.register(h);
+    return copy;
+  }
+}

@@ -1,0 +1,54 @@
+// The handler API: one object per operation. Handlers receive an AbortSignal and MUST honour it
+// (stop child processes, kill the appliance); the executor records timeout/cancel regardless.
+import type { WorkerConfig } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { JobEnvelope } from '../protocol/schema.js';
+
+export interface HandlerMetrics {
+  /** Bytes read from disk (hashing, copies): feeds result metrics and disk_read_bytes_total. */
+  diskRead(bytes: number): void;
+  diskWrite(bytes: number): void;
+  /** Outcome of an image checksum verification. */
+  checksum(status: 'success' | 'failure' | 'skipped'): void;
+}
+
+export interface HandlerContext<TData = unknown> {
+  jobId: string;
+  job: JobEnvelope;
+  /** The payload data as returned by the handler's `validate`. */
+  data: TData;
+  attempt: number;
+  /** Aborted on timeout, deadline, cancel or shutdown; `signal.reason` is a WorkerError saying which. */
+  signal: AbortSignal;
+  /** Records a progress event (percent is clamped to 0–100). Cheap; call at phase changes. */
+  progress(phase: string, percent: number, message: string, details?: Record<string, unknown>): void;
+  logger: Logger;
+  config: Readonly<WorkerConfig>;
+  metrics: HandlerMetrics;
+}
+
+export interface HandlerResult {
+  /** Result document `data`. */
+  data: unknown;
+  outputs?: { primary?: string; artifacts?: string[] };
+}
+
+export interface JobHandler<TData = unknown> {
+  /** Operation name, e.g. `guestkit.inspect`. */
+  operation: string;
+  /** Accepted `payload.type` values, e.g. `['guestkit.inspect.v1']`. */
+  payloadTypes: readonly string[];
+  description?: string;
+  /** Features / disk formats the handler needs from the worker (checked like job constraints). */
+  requires?: readonly string[];
+  /**
+   * Checks `payload.data` at submission (fast, no I/O) and returns it typed. Throw a
+   * ValidationError / HandlerError to refuse the job.
+   */
+  validate(data: unknown, job: JobEnvelope): TData;
+  run(ctx: HandlerContext<TData>): Promise<HandlerResult>;
+}
+
+/** Any handler, whatever its data type (what registries hold). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- variance: handlers are invariant in TData
+export type AnyHandler = JobHandler<any>;

@@ -1,0 +1,432 @@
+// Embedded JobStore on SQLite (better-sqlite3). WAL + synchronous=NORMAL: a commit survives a
+// process crash (kill -9), which is what at-least-once needs; fsync per commit is skipped.
+// better-sqlite3 is synchronous: every statement here is prepared once and touches a handful of
+// rows through an index (microseconds), so running it on the JS thread is acceptable.
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { JobErrorInfo } from '../protocol/errors.js';
+import type { JobStatus, ProgressEvent, ResultDocument } from '../protocol/schema.js';
+import type { JobProgress, ListQuery } from '../worker/types.js';
+import type {
+  CreateOutcome,
+  JobRecord,
+  JobStore,
+  NewJob,
+  StatusHistoryEntry,
+  StoreListPage,
+  TransitionPatch,
+} from './types.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS jobs (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  job_id TEXT NOT NULL UNIQUE,
+  operation TEXT NOT NULL,
+  payload_type TEXT NOT NULL,
+  status TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  priority INTEGER NOT NULL,
+  execution TEXT NOT NULL,
+  submitted_at INTEGER NOT NULL,
+  started_at INTEGER,
+  completed_at INTEGER,
+  not_before INTEGER,
+  worker_id TEXT,
+  progress TEXT,
+  error TEXT,
+  idempotency_key TEXT,
+  envelope TEXT NOT NULL,
+  source TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_queue ON jobs(status, priority DESC, seq);
+CREATE INDEX IF NOT EXISTS jobs_status_seq ON jobs(status, seq);
+CREATE INDEX IF NOT EXISTS jobs_operation_seq ON jobs(operation, seq);
+CREATE INDEX IF NOT EXISTS jobs_completed ON jobs(completed_at) WHERE completed_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS idempotency_keys (key TEXT PRIMARY KEY, job_id TEXT NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idempotency_keys_job ON idempotency_keys(job_id);
+CREATE TABLE IF NOT EXISTS status_history (
+  id INTEGER PRIMARY KEY,
+  job_id TEXT NOT NULL,
+  from_status TEXT,
+  to_status TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  attempt INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS status_history_job ON status_history(job_id);
+CREATE TABLE IF NOT EXISTS events (
+  job_id TEXT NOT NULL,
+  sequence INTEGER NOT NULL,
+  body TEXT NOT NULL,
+  PRIMARY KEY (job_id, sequence)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS results (job_id TEXT PRIMARY KEY, body TEXT NOT NULL) WITHOUT ROWID;
+`;
+
+interface JobRow {
+  seq: number;
+  job_id: string;
+  operation: string;
+  payload_type: string;
+  status: JobStatus;
+  attempt: number;
+  priority: number;
+  execution: string;
+  submitted_at: number;
+  started_at: number | null;
+  completed_at: number | null;
+  not_before: number | null;
+  worker_id: string | null;
+  progress: string | null;
+  error: string | null;
+  idempotency_key: string | null;
+  envelope: string;
+  source: string;
+}
+
+function fromRow(row: JobRow): JobRecord {
+  return {
+    job_id: row.job_id,
+    operation: row.operation,
+    payload_type: row.payload_type,
+    status: row.status,
+    attempt: row.attempt,
+    execution: JSON.parse(row.execution) as JobRecord['execution'],
+    submitted_at: row.submitted_at,
+    started_at: row.started_at,
+    completed_at: row.completed_at,
+    not_before: row.not_before,
+    worker_id: row.worker_id,
+    progress: row.progress === null ? null : (JSON.parse(row.progress) as JobProgress),
+    error: row.error === null ? null : (JSON.parse(row.error) as JobErrorInfo),
+    seq: row.seq,
+    envelope: JSON.parse(row.envelope) as JobRecord['envelope'],
+    source: row.source,
+  };
+}
+
+const ALL_STATUSES: readonly JobStatus[] = [
+  'pending',
+  'assigned',
+  'running',
+  'completed',
+  'failed',
+  'cancelled',
+  'timeout',
+];
+
+export interface SqliteStoreOptions {
+  /** File path, or ':memory:' (non-durable; tests and benchmark anchor). */
+  path: string;
+  /** Progress events kept per job. Default 1000. */
+  eventsPerJob?: number;
+}
+
+export function encodeCursor(seq: number): string {
+  return Buffer.from(`s${seq}`).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): number | undefined {
+  const m = /^s(\d+)$/.exec(Buffer.from(cursor, 'base64url').toString());
+  return m ? Number(m[1]) : undefined;
+}
+
+export class SqliteStore implements JobStore {
+  readonly kind = 'sqlite';
+  private db: Database.Database | undefined;
+  private readonly eventsPerJob: number;
+  private stmts!: ReturnType<SqliteStore['prepare']>;
+  /** Dynamic statements (transition patches, list filters) prepared once per distinct SQL text. */
+  private readonly cache = new Map<string, Database.Statement>();
+
+  constructor(private readonly options: SqliteStoreOptions) {
+    this.eventsPerJob = options.eventsPerJob ?? 1000;
+  }
+
+  async open(): Promise<void> {
+    if (this.db) return;
+    if (this.options.path !== ':memory:') mkdirSync(dirname(this.options.path), { recursive: true });
+    const db = new Database(this.options.path);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('busy_timeout = 5000');
+    db.pragma('foreign_keys = OFF');
+    db.exec(SCHEMA);
+    this.db = db;
+    this.stmts = this.prepare(db);
+  }
+
+  async close(): Promise<void> {
+    this.cache.clear();
+    this.db?.close();
+    this.db = undefined;
+  }
+
+  private sql(text: string): Database.Statement {
+    let stmt = this.cache.get(text);
+    if (!stmt) {
+      stmt = this.conn.prepare(text);
+      this.cache.set(text, stmt);
+    }
+    return stmt;
+  }
+
+  private get conn(): Database.Database {
+    if (!this.db) throw new Error('SqliteStore is not open (call open() first)');
+    return this.db;
+  }
+
+  private prepare(db: Database.Database) {
+    return {
+      byId: db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE job_id = ?'),
+      insert: db.prepare(
+        `INSERT INTO jobs (job_id, operation, payload_type, status, attempt, priority, execution, submitted_at,
+           idempotency_key, envelope, source)
+         VALUES (@job_id, @operation, @payload_type, 'pending', @attempt, @priority, @execution, @submitted_at,
+           @idempotency_key, @envelope, @source)`,
+      ),
+      keyGet: db.prepare<[string], { job_id: string }>('SELECT job_id FROM idempotency_keys WHERE key = ?'),
+      keyPut: db.prepare('INSERT OR REPLACE INTO idempotency_keys (key, job_id) VALUES (?, ?)'),
+      history: db.prepare(
+        'INSERT INTO status_history (job_id, from_status, to_status, at, attempt) VALUES (?, ?, ?, ?, ?)',
+      ),
+      historyOf: db.prepare<
+        [string],
+        { job_id: string; from_status: JobStatus | null; to_status: JobStatus; at: number; attempt: number }
+      >(
+        'SELECT job_id, from_status, to_status, at, attempt FROM status_history WHERE job_id = ? ORDER BY id',
+      ),
+      eventPut: db.prepare('INSERT OR REPLACE INTO events (job_id, sequence, body) VALUES (?, ?, ?)'),
+      eventTrim: db.prepare('DELETE FROM events WHERE job_id = ? AND sequence <= ?'),
+      progressPut: db.prepare('UPDATE jobs SET progress = ? WHERE job_id = ?'),
+      eventsAfter: db.prepare<[string, number], { body: string }>(
+        'SELECT body FROM events WHERE job_id = ? AND sequence > ? ORDER BY sequence',
+      ),
+      lastSeq: db.prepare<[string], { s: number | null }>(
+        'SELECT MAX(sequence) AS s FROM events WHERE job_id = ?',
+      ),
+      resultPut: db.prepare('INSERT OR REPLACE INTO results (job_id, body) VALUES (?, ?)'),
+      resultGet: db.prepare<[string], { body: string }>('SELECT body FROM results WHERE job_id = ?'),
+      counts: db.prepare<[], { status: JobStatus; n: number }>(
+        'SELECT status, COUNT(*) AS n FROM jobs GROUP BY status',
+      ),
+      pending: db.prepare<[number], JobRow>(
+        "SELECT * FROM jobs WHERE status = 'pending' ORDER BY priority DESC, seq LIMIT ?",
+      ),
+      interrupted: db.prepare<[], JobRow>("SELECT * FROM jobs WHERE status IN ('assigned', 'running')"),
+      expired: db.prepare<[number], { job_id: string }>(
+        'SELECT job_id FROM jobs WHERE completed_at IS NOT NULL AND completed_at < ? LIMIT 1000',
+      ),
+      ping: db.prepare('SELECT 1'),
+    };
+  }
+
+  async create(job: NewJob): Promise<CreateOutcome> {
+    const s = this.stmts;
+    const run = this.conn.transaction((): CreateOutcome => {
+      const existing = s.byId.get(job.job_id);
+      if (existing) {
+        const rec = fromRow(existing);
+        return {
+          kind: existing.envelope === job.document ? 'same_document' : 'duplicate_job_id',
+          job: rec,
+        };
+      }
+      const key = job.execution.idempotency_key;
+      if (key !== null) {
+        const owner = s.keyGet.get(key);
+        const prior = owner ? s.byId.get(owner.job_id) : undefined;
+        if (prior) {
+          if (prior.status === 'completed') return { kind: 'idempotent_completed', job: fromRow(prior) };
+          if (!['failed', 'cancelled', 'timeout'].includes(prior.status)) {
+            return { kind: 'idempotent_in_flight', job: fromRow(prior) };
+          }
+        }
+      }
+      const info = s.insert.run({
+        job_id: job.job_id,
+        operation: job.operation,
+        payload_type: job.payload_type,
+        attempt: job.attempt,
+        priority: job.execution.priority,
+        execution: JSON.stringify(job.execution),
+        submitted_at: job.submitted_at,
+        idempotency_key: key,
+        envelope: job.document,
+        source: job.source,
+      });
+      if (key !== null) s.keyPut.run(key, job.job_id);
+      s.history.run(job.job_id, null, 'pending', job.submitted_at, job.attempt);
+      const { document: _document, ...fields } = job;
+      const created: JobRecord = {
+        ...fields,
+        seq: Number(info.lastInsertRowid),
+        status: 'pending',
+        started_at: null,
+        completed_at: null,
+        not_before: null,
+        worker_id: null,
+        progress: null,
+        error: null,
+      };
+      return { kind: 'created', job: created };
+    });
+    return run.immediate();
+  }
+
+  async get(jobId: string): Promise<JobRecord | undefined> {
+    const row = this.stmts.byId.get(jobId);
+    return row ? fromRow(row) : undefined;
+  }
+
+  async transition(
+    jobId: string,
+    from: readonly JobStatus[],
+    to: JobStatus,
+    patch: TransitionPatch = {},
+    result?: ResultDocument,
+  ): Promise<JobRecord | undefined> {
+    const s = this.stmts;
+    const db = this.conn;
+    const run = db.transaction((): JobRecord | undefined => {
+      const row = s.byId.get(jobId);
+      if (!row || !from.includes(row.status)) return undefined;
+      const sets: string[] = ['status = @to'];
+      const params: Record<string, unknown> = { to, job_id: jobId };
+      for (const [k, v] of Object.entries(patch)) {
+        if (v === undefined) continue;
+        sets.push(`${k} = @${k}`);
+        params[k] = (k === 'error' || k === 'progress') && v !== null ? JSON.stringify(v) : v;
+      }
+      // Column names come from TransitionPatch keys only; the statement cache keeps this cheap.
+      this.sql(`UPDATE jobs SET ${sets.join(', ')} WHERE job_id = @job_id`).run(params);
+      const now = Date.now();
+      s.history.run(jobId, row.status, to, now, patch.attempt ?? row.attempt);
+      if (result) s.resultPut.run(jobId, JSON.stringify(result));
+      const next = s.byId.get(jobId);
+      return next ? fromRow(next) : undefined;
+    });
+    return run.immediate();
+  }
+
+  async appendEvent(event: ProgressEvent): Promise<void> {
+    const s = this.stmts;
+    const progress: JobProgress = {
+      phase: event.phase,
+      percent: event.progress_percent,
+      message: event.message,
+    };
+    this.conn.transaction(() => {
+      s.eventPut.run(event.job_id, event.sequence, JSON.stringify(event));
+      if (event.sequence >= this.eventsPerJob)
+        s.eventTrim.run(event.job_id, event.sequence - this.eventsPerJob);
+      s.progressPut.run(JSON.stringify(progress), event.job_id);
+    })();
+  }
+
+  async events(jobId: string, afterSequence = -1): Promise<ProgressEvent[]> {
+    return this.stmts.eventsAfter.all(jobId, afterSequence).map((r) => JSON.parse(r.body) as ProgressEvent);
+  }
+
+  async lastSequence(jobId: string): Promise<number> {
+    return this.stmts.lastSeq.get(jobId)?.s ?? -1;
+  }
+
+  async result(jobId: string): Promise<ResultDocument | undefined> {
+    const row = this.stmts.resultGet.get(jobId);
+    return row ? (JSON.parse(row.body) as ResultDocument) : undefined;
+  }
+
+  async history(jobId: string): Promise<StatusHistoryEntry[]> {
+    return this.stmts.historyOf.all(jobId).map((r) => ({
+      job_id: r.job_id,
+      from: r.from_status,
+      to: r.to_status,
+      at: r.at,
+      attempt: r.attempt,
+    }));
+  }
+
+  async list(query: ListQuery): Promise<StoreListPage> {
+    const limit = Math.min(Math.max(query.limit ?? 100, 1), 1000);
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (query.status) {
+      where.push('status = ?');
+      params.push(query.status);
+    }
+    if (query.operation) {
+      where.push('operation = ?');
+      params.push(query.operation);
+    }
+    const filter = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const total = (this.sql(`SELECT COUNT(*) AS n FROM jobs ${filter}`).get(...params) as { n: number }).n;
+    const cursorSeq = query.cursor ? decodeCursor(query.cursor) : undefined;
+    const pageWhere = [...where];
+    const pageParams = [...params];
+    if (cursorSeq !== undefined) {
+      pageWhere.push('seq < ?');
+      pageParams.push(cursorSeq);
+    }
+    const pageFilter = pageWhere.length ? `WHERE ${pageWhere.join(' AND ')}` : '';
+    const rows = this.sql(`SELECT * FROM jobs ${pageFilter} ORDER BY seq DESC LIMIT ?`).all(
+      ...pageParams,
+      limit + 1,
+    ) as JobRow[];
+    const more = rows.length > limit;
+    const page = rows.slice(0, limit).map(fromRow);
+    return { jobs: page, total, next_cursor: more ? encodeCursor(page[page.length - 1].seq) : null };
+  }
+
+  async counts(): Promise<Record<JobStatus, number>> {
+    const out = Object.fromEntries(ALL_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>;
+    for (const r of this.stmts.counts.all()) out[r.status] = r.n;
+    return out;
+  }
+
+  async pending(limit: number): Promise<JobRecord[]> {
+    return this.stmts.pending.all(limit).map(fromRow);
+  }
+
+  async requeueInterrupted(workerId?: string): Promise<JobRecord[]> {
+    const s = this.stmts;
+    const db = this.conn;
+    return db
+      .transaction((): JobRecord[] => {
+        const out: JobRecord[] = [];
+        for (const row of s.interrupted.all()) {
+          if (workerId !== undefined && row.worker_id !== null && row.worker_id !== workerId) continue;
+          // A run that started counts as an attempt; one that was only assigned did not run.
+          const attempt = row.status === 'running' ? row.attempt + 1 : row.attempt;
+          this.sql(
+            "UPDATE jobs SET status = 'pending', attempt = ?, worker_id = NULL, not_before = NULL WHERE job_id = ?",
+          ).run(attempt, row.job_id);
+          s.history.run(row.job_id, row.status, 'pending', Date.now(), attempt);
+          const next = s.byId.get(row.job_id);
+          if (next) out.push(fromRow(next));
+        }
+        return out;
+      })
+      .immediate();
+  }
+
+  async purgeTerminal(olderThan: number): Promise<number> {
+    const db = this.conn;
+    const ids = this.stmts.expired.all(olderThan).map((r) => r.job_id);
+    if (ids.length === 0) return 0;
+    db.transaction(() => {
+      for (const id of ids) {
+        this.sql('DELETE FROM events WHERE job_id = ?').run(id);
+        this.sql('DELETE FROM results WHERE job_id = ?').run(id);
+        this.sql('DELETE FROM status_history WHERE job_id = ?').run(id);
+        this.sql('DELETE FROM idempotency_keys WHERE job_id = ?').run(id);
+        this.sql('DELETE FROM jobs WHERE job_id = ?').run(id);
+      }
+    })();
+    return ids.length;
+  }
+
+  async ping(): Promise<void> {
+    this.stmts.ping.get();
+  }
+}

@@ -1,0 +1,256 @@
+// One attempt of one job: call the handler with an AbortSignal that fires on timeout, deadline,
+// cancel or shutdown; collect progress and metrics; turn the outcome into a result document.
+// Knows nothing about queues or stores, so a BullMQ processor can call it the same way.
+import type { WorkerConfig } from '../config.js';
+import type { AnyHandler, HandlerResult } from '../handlers/types.js';
+import type { Logger } from '../logger.js';
+import { WorkerError, toJobError, type JobErrorInfo } from '../protocol/errors.js';
+import type { JobEnvelope, ProgressEvent, ResultDocument, TerminalStatus } from '../protocol/schema.js';
+
+/** Why an attempt's signal was aborted from outside (timeouts are internal). */
+export type AbortCause = 'cancel' | 'shutdown';
+
+export interface AttemptInput {
+  jobId: string;
+  envelope: JobEnvelope;
+  /** Payload data as returned by handler.validate. */
+  data: unknown;
+  attempt: number;
+  timeoutSeconds: number;
+  deadline: string | null;
+  idempotencyKey: string | null;
+  handler: AnyHandler;
+  workerId: string;
+  config: Readonly<WorkerConfig>;
+  logger: Logger;
+  /** Aborted by the caller for cancel / shutdown; its reason must be a WorkerError. */
+  signal: AbortSignal;
+  /** First progress sequence to use (numbering continues across attempts). */
+  firstSequence: number;
+  onProgress(event: ProgressEvent): void;
+  onDiskIo?(read: number, write: number): void;
+  onChecksum?(status: 'success' | 'failure' | 'skipped'): void;
+}
+
+export interface AttemptOutcome {
+  /** `interrupted`: stopped by shutdown, to be re-queued (no result document). */
+  status: TerminalStatus | 'interrupted';
+  result: ResultDocument;
+  error?: JobErrorInfo;
+  startedAt: number;
+  durationSeconds: number;
+  /** The handler returned (or threw) by itself, i.e. it did not have to be abandoned. */
+  handlerSettled: boolean;
+}
+
+/** A handler that ignores its signal is abandoned after this long (and a warning logged). */
+const ABANDON_WARN_MS = 5000;
+
+export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
+  const startedAt = Date.now();
+  const cpuStart = process.cpuUsage();
+  let peakRss = process.memoryUsage.rss();
+  const io = { read: 0, write: 0 };
+  let sequence = input.firstSequence;
+  let settled = false;
+  const trace = input.envelope.observability;
+
+  const controller = new AbortController();
+  const abort = (reason: WorkerError) => {
+    if (!controller.signal.aborted) controller.abort(reason);
+  };
+
+  // Timeout and deadline: whichever comes first.
+  const timeoutMs = input.timeoutSeconds * 1000;
+  const deadlineMs = input.deadline ? Date.parse(input.deadline) - startedAt : Infinity;
+  const byDeadline = deadlineMs < timeoutMs;
+  const limitMs = Math.max(0, Math.min(timeoutMs, deadlineMs));
+  // setTimeout clamps delays above 2^31-1 ms; longer limits are re-armed.
+  let timer: NodeJS.Timeout | undefined;
+  const arm = (remaining: number) => {
+    timer = setTimeout(
+      () => {
+        if (remaining > 2 ** 31 - 1) return arm(remaining - (2 ** 31 - 1));
+        abort(
+          byDeadline
+            ? new WorkerError(
+                'DEADLINE_EXCEEDED',
+                `Job ${input.jobId} passed its deadline ${input.deadline}`,
+                {
+                  recoverable: false,
+                },
+              )
+            : new WorkerError(
+                'TIMEOUT',
+                `Job ${input.jobId} exceeded its timeout of ${input.timeoutSeconds} s`,
+                {
+                  recoverable: true,
+                },
+              ),
+        );
+      },
+      Math.min(remaining, 2 ** 31 - 1),
+    );
+  };
+  arm(limitMs);
+  const onOuterAbort = () => abort(input.signal.reason as WorkerError);
+  if (input.signal.aborted) onOuterAbort();
+  else input.signal.addEventListener('abort', onOuterAbort, { once: true });
+
+  const log = input.logger;
+  let currentPhase = 'validation';
+  const ctx = {
+    jobId: input.jobId,
+    job: input.envelope,
+    data: input.data,
+    attempt: input.attempt,
+    signal: controller.signal,
+    logger: log,
+    config: input.config,
+    progress(phase: string, percent: number, message: string, details?: Record<string, unknown>) {
+      if (settled) return;
+      currentPhase = phase;
+      peakRss = Math.max(peakRss, process.memoryUsage.rss());
+      const event: ProgressEvent = {
+        job_id: input.jobId,
+        timestamp: new Date().toISOString(),
+        sequence: sequence++,
+        phase,
+        progress_percent: Math.min(100, Math.max(0, Number.isFinite(percent) ? percent : 0)),
+        message,
+      };
+      if (details !== undefined) event.details = details;
+      if (trace) event.observability = trace;
+      input.onProgress(event);
+    },
+    metrics: {
+      diskRead(bytes: number) {
+        io.read += bytes;
+        input.onDiskIo?.(bytes, 0);
+      },
+      diskWrite(bytes: number) {
+        io.write += bytes;
+        input.onDiskIo?.(0, bytes);
+      },
+      checksum(status: 'success' | 'failure' | 'skipped') {
+        input.onChecksum?.(status);
+      },
+    },
+  };
+
+  // The handler's promise races the abort: a handler that ignores its signal cannot hold the job.
+  let handlerSettled = false;
+  const work = (async () => input.handler.run(ctx))();
+  work.then(
+    () => (handlerSettled = true),
+    () => (handlerSettled = true),
+  );
+  const aborted = new Promise<never>((_, reject) => {
+    const fail = () => reject(controller.signal.reason);
+    if (controller.signal.aborted) fail();
+    else controller.signal.addEventListener('abort', fail, { once: true });
+  });
+  aborted.catch(() => undefined);
+
+  let output: HandlerResult | undefined;
+  let failure: unknown;
+  try {
+    output = await Promise.race([work, aborted]);
+    // A handler that returned after its signal fired still lost the race in spirit: the abort wins.
+    if (controller.signal.aborted) failure = controller.signal.reason;
+  } catch (err) {
+    // When the signal fired, the abort reason is the truth (the handler's AbortError is a symptom).
+    failure = controller.signal.aborted ? controller.signal.reason : err;
+  } finally {
+    settled = true;
+    clearTimeout(timer);
+    input.signal.removeEventListener('abort', onOuterAbort);
+  }
+  if (!handlerSettled) {
+    const warnTimer = setTimeout(() => {
+      if (!handlerSettled) {
+        log.warn(
+          { handler: input.handler.operation, job_id: input.jobId },
+          'handler ignored its abort signal and is still running (a handler bug: it must honour ctx.signal)',
+        );
+      }
+    }, ABANDON_WARN_MS);
+    warnTimer.unref();
+    work.catch(() => undefined);
+  }
+
+  const finishedAt = Date.now();
+  const durationSeconds = (finishedAt - startedAt) / 1000;
+  const cpu = process.cpuUsage(cpuStart);
+  peakRss = Math.max(peakRss, process.memoryUsage.rss());
+  const summary: ResultDocument['execution_summary'] = {
+    started_at: new Date(startedAt).toISOString(),
+    duration_seconds: durationSeconds,
+    attempt: input.attempt,
+  };
+  if (input.idempotencyKey !== null) summary.idempotency_key = input.idempotencyKey;
+  const metrics = {
+    disk_read_bytes: io.read,
+    disk_write_bytes: io.write,
+    peak_memory_mb: Math.round((peakRss / 1024 ** 2) * 10) / 10,
+    cpu_seconds: (cpu.user + cpu.system) / 1e6,
+  };
+
+  if (failure === undefined && output !== undefined) {
+    const result: ResultDocument = {
+      job_id: input.jobId,
+      status: 'completed',
+      completed_at: new Date(finishedAt).toISOString(),
+      worker_id: input.workerId,
+      execution_summary: summary,
+      outputs: {
+        ...(output.outputs?.primary !== undefined ? { primary: output.outputs.primary } : {}),
+        artifacts: output.outputs?.artifacts ?? [],
+      },
+      metrics,
+      data: output.data,
+    };
+    if (trace) result.observability = trace;
+    return { status: 'completed', result, startedAt, durationSeconds, handlerSettled };
+  }
+
+  if (failure === undefined) {
+    failure = new WorkerError('EXECUTION_ERROR', `Handler ${input.handler.operation} returned no result`);
+  }
+  const error = toJobError(failure, currentPhase);
+  let status: AttemptOutcome['status'] = 'failed';
+  if (error.code === 'TIMEOUT' || (error.code === 'DEADLINE_EXCEEDED' && controller.signal.aborted)) {
+    status = 'timeout';
+  } else if (error.code === 'CANCELLED') status = 'cancelled';
+  else if (controller.signal.aborted && input.signal.aborted && isShutdown(input.signal.reason)) {
+    status = 'interrupted';
+  }
+  const result: ResultDocument = {
+    job_id: input.jobId,
+    status: status === 'interrupted' ? 'failed' : status,
+    failed_at: new Date(finishedAt).toISOString(),
+    worker_id: input.workerId,
+    execution_summary: summary,
+    error,
+    outputs: { artifacts: [] },
+    metrics,
+  };
+  if (trace) result.observability = trace;
+  return { status, result, error, startedAt, durationSeconds, handlerSettled };
+}
+
+/** The reason the worker uses when it stops running jobs at shutdown. */
+export function shutdownReason(): WorkerError {
+  return new WorkerError('INTERNAL_ERROR', 'Worker shutting down: the job will run again after restart', {
+    recoverable: true,
+    details: { shutdown: true },
+  });
+}
+
+export function cancelReason(jobId: string): WorkerError {
+  return new WorkerError('CANCELLED', `Job ${jobId} was cancelled`, { recoverable: false });
+}
+
+function isShutdown(reason: unknown): boolean {
+  return reason instanceof WorkerError && reason.details?.shutdown === true;
+}
