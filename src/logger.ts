@@ -11,6 +11,8 @@ export interface LoggerOptions {
   base?: Record<string, unknown>;
   /** Where lines go (default: stdout). */
   destination?: DestinationStream;
+  /** Write synchronously (daemons that exit right after logging). Default false. */
+  sync?: boolean;
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
@@ -21,7 +23,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
-    options.destination ?? pino.destination({ dest: 1, sync: false }),
+    options.destination ?? pino.destination({ dest: 1, sync: options.sync ?? false }),
   );
 }
 
