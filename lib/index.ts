@@ -11,3 +11,5 @@ export {
   type Sha256Progress,
   type VerifyResult,
 } from './checksum.js';
+// The worker, for embedding (full worker API: 'guestkit-worker/worker').
+export { createWorker, registerHandler, JobBuilder } from '../src/index.js';
