@@ -1,6 +1,20 @@
 // Public entry point of the embeddable library: `import { … } from 'guestkit-worker'`.
 export { PACKAGE_ROOT } from './native.js';
 export {
+  Guestfs,
+  GuestfsError,
+  GuestfsActions,
+  GUESTFS_ACTIONS,
+  type GuestfsOptions,
+  type GuestfsEventMap,
+  type GuestfsEventName,
+  type DriveSpec,
+  type InspectedRoot,
+  type GuestApplication,
+} from './guestfs.js';
+// Struct, options and raw types of every generated libguestfs action.
+export type * from './generated/actions.js';
+export {
   ChecksumFormatError,
   createSha256,
   parseChecksum,

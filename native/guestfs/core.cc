@@ -92,6 +92,11 @@ Napi::Value Core::Enqueue(Napi::Env env, const char* action, Call fn) {
     job->deferred->Reject(MakeError(env, std::string(action) + ": the handle is closed", EBADF, "ECLOSED", action));
     return p;
   }
+  if (kills_ > 0) {
+    job->deferred->Reject(MakeError(env, std::string(action) + ": the handle was killed; close it", ECANCELED,
+                                    "EKILLED", action));
+    return p;
+  }
   job->action = action;
   job->fn = std::move(fn);
   if (pending_++ == 0) tsfn_.Ref(env);
@@ -143,8 +148,9 @@ std::vector<pid_t> ChildrenOf(pid_t tid, bool& readable) {
 }  // namespace
 
 // Ends every process the handle thread started (qemu, and during launch also qemu-img or
-// supermin): the pending libguestfs call then fails at once. Never calls into libguestfs, whose
-// handle lock the running call holds.
+// supermin): the running libguestfs call then fails at once, queued and later calls reject with
+// EKILLED, and only close() remains useful. Never calls into libguestfs, whose handle lock the
+// running call holds.
 int Core::Kill() {
   kills_++;
   pid_t tid = tid_;
@@ -241,6 +247,9 @@ void Core::Run() {
     unsigned kills = kills_;
     if (!g_) {
       job->out = MakeFailure(init_failure_->message, init_failure_->err, init_failure_->code);
+    } else if (kills > 0) {
+      // Queued behind a call that was killed: the appliance is gone, only close() makes sense.
+      job->out = MakeFailure(std::string(job->action) + ": the handle was killed; close it", ECANCELED, "EKILLED");
     } else {
       job->out = job->fn(g_);
     }
