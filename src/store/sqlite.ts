@@ -213,7 +213,9 @@ export class SqliteStore implements JobStore {
       pending: db.prepare<[number], JobRow>(
         "SELECT * FROM jobs WHERE status = 'pending' ORDER BY priority DESC, seq LIMIT ?",
       ),
-      interrupted: db.prepare<[], JobRow>("SELECT * FROM jobs WHERE status IN ('assigned', 'running')"),
+      interrupted: db.prepare<[], JobRow>(
+        "SELECT * FROM jobs WHERE status IN ('assigned', 'running') ORDER BY seq",
+      ),
       expired: db.prepare<[number], { job_id: string }>(
         'SELECT job_id FROM jobs WHERE completed_at IS NOT NULL AND completed_at < ? LIMIT 1000',
       ),
