@@ -67,7 +67,9 @@ describe('LocalScheduler', () => {
     const seen: string[] = [];
     const s = new LocalScheduler({
       maxConcurrent: 1,
-      run: () => sleep(5),
+      run: async () => {
+        await sleep(5);
+      },
       onChange: (d, a) => seen.push(`${d}/${a}`),
     });
     s.enqueue(entry('a', 5, 1));
