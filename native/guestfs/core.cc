@@ -220,6 +220,7 @@ void Core::Init() {
   if (!ok) {
     OutcomePtr f = Fail(g_);
     init_failure_.reset(static_cast<Failure*>(f.release()));
+    init_failure_->message = "handle setup failed (check the Guestfs options): " + init_failure_->message;
     guestfs_close(g_);
     g_ = nullptr;
   }
