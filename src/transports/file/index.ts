@@ -98,6 +98,9 @@ export class FileTransport {
       },
     });
     this.watcher.on('add', (path) => void this.handle(basename(path)));
+    // A file re-created right after we moved the previous one away can surface as 'change'
+    // (chokidar had not yet seen the unlink); once we are done with a name, treat it as new.
+    this.watcher.on('change', (path) => void this.handle(basename(path)));
     this.watcher.on('error', (err) => {
       this.options.logger.error({ err }, 'jobs directory watcher failed');
       this.options.worker.reportTransport('transport:error', { transport: 'file', error: String(err) });
@@ -195,7 +198,11 @@ export class FileTransport {
       logger.debug({ file: name, job_id: res.job_id, created: res.created }, 'job file accepted');
     } catch (err) {
       if (jobId !== undefined) this.untrack(jobId, name);
-      await this.reject(name, err);
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        this.markSettled(name); // gone before we read it (a stale event): nothing to do
+      } else {
+        await this.reject(name, err);
+      }
     } finally {
       this.release();
     }
