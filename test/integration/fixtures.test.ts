@@ -1,14 +1,12 @@
-// SLOW (~1 min, three appliance launches under TCG): the real deliverable of the fixture builder
-// is images libguestfs inspects correctly, so virt-inspector runs once per OS fixture and every
+// SLOW (~1.5 min, three appliance launches under TCG): the real deliverable of the fixture builder
+// is images libguestfs inspects correctly, so virt-inspector runs over every OS fixture and every
 // fact it can see is compared with the facts the image was built from.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { getFixtures, type Fixture } from '../fixtures/index.js';
+import { factsOnDisk, getFixtures, type Fixture, type FixtureName, type OsFacts } from '../fixtures/index.js';
 
 const execFileP = promisify(execFile);
-
-const OS_FIXTURES = ['debian-like', 'ubuntu-like', 'rhel-like'] as const;
 
 interface InspectedApp {
   name: string;
@@ -51,67 +49,104 @@ function parseInspectorXml(xml: string): InspectedOs[] {
   });
 }
 
-async function virtInspector(f: Fixture): Promise<InspectedOs[]> {
-  const { stdout } = await execFileP('virt-inspector', [`--format=${f.format}`, '-a', f.path], {
+/** One virt-inspector run (one appliance launch) over several disks; each OS is keyed by root device. */
+async function virtInspector(disks: Fixture[]): Promise<Map<string, InspectedOs>> {
+  const args = disks.flatMap((f) => [`--format=${f.format}`, '-a', f.path]);
+  const { stdout } = await execFileP('virt-inspector', args, {
     env: {
       ...process.env,
       LIBGUESTFS_BACKEND: 'direct',
       LIBGUESTFS_BACKEND_SETTINGS: process.env.GUESTKIT_KVM === '1' ? '' : 'force_tcg',
     },
     maxBuffer: 32 * 1024 * 1024,
-    timeout: 240_000,
+    timeout: 300_000,
   });
-  return parseInspectorXml(stdout);
+  return new Map(parseInspectorXml(stdout).map((os) => [os.fields.root, os]));
 }
 
-const fixtures: Record<string, Fixture> = {};
-const reports: Record<string, InspectedOs[]> = {};
+// Three launches, each with two disks, so every OS fixture is seen once. Disk order matters:
+// ubuntu-like's fstab names /dev/sda, so it goes first in its run; the pairs also prove that two
+// guests in one appliance keep their identities apart (what compare relies on).
+const RUNS: FixtureName[][] = [
+  ['debian-like', 'debian-like-updated'],
+  ['ubuntu-like', 'debian-like-vmdk'],
+  ['rhel-like', 'multi-os'],
+];
+
+interface Case {
+  label: string;
+  expected: OsFacts;
+  run: number;
+}
+
+const CASES: Case[] = [];
+const fixtures = new Map<string, Fixture>();
+const reports: Map<string, InspectedOs>[] = [];
 
 beforeAll(async () => {
-  for (const f of await getFixtures(OS_FIXTURES)) fixtures[f.name] = f;
+  for (const f of await getFixtures(RUNS.flat())) fixtures.set(f.name, f);
+  RUNS.forEach((names, run) =>
+    names.forEach((name, disk) =>
+      fixtures
+        .get(name)!
+        .facts.oses.forEach((os) =>
+          CASES.push({ label: `${name} ${os.distro}`, expected: factsOnDisk(os, disk), run }),
+        ),
+    ),
+  );
   // One launch at a time: the machine has two cores and other suites launch appliances too.
-  for (const name of OS_FIXTURES) reports[name] = await virtInspector(fixtures[name]);
+  for (const names of RUNS) reports.push(await virtInspector(names.map((n) => fixtures.get(n)!)));
 }, 900_000);
 
 describe('virt-inspector recognises the OS fixtures', () => {
-  it.each(OS_FIXTURES)('%s: OS identity matches the facts', (name) => {
-    const os = fixtures[name].os!;
-    expect(reports[name]).toHaveLength(1);
-    const { fields } = reports[name][0];
-    expect(fields).toMatchObject({
-      root: os.root,
-      name: os.type,
-      arch: os.arch,
-      distro: os.distro,
-      product_name: os.productName,
-      major_version: String(os.majorVersion),
-      minor_version: String(os.minorVersion),
-      package_format: os.packageFormat,
-      package_management: os.packageManagement,
-      hostname: os.hostname,
-      osinfo: os.osinfo,
+  it('finds exactly the planted operating systems in each run', () => {
+    RUNS.forEach((_, run) => {
+      const roots = CASES.filter((c) => c.run === run).map((c) => c.expected.root);
+      expect([...reports[run].keys()].sort()).toEqual(roots.sort());
     });
+    expect(CASES).toHaveLength(7);
   });
 
-  it.each(OS_FIXTURES)('%s: mountpoints and filesystems match the facts', (name) => {
-    const os = fixtures[name].os!;
-    const report = reports[name][0];
-    expect(report.mountpoints).toEqual(os.mountpoints);
-    for (const fs of os.filesystems) {
-      expect(report.filesystems[fs.device], fs.device).toEqual({
-        type: fs.type,
-        uuid: fs.uuid,
-        label: fs.label,
+  it('OS identity matches the facts', () => {
+    for (const { label, expected: os, run } of CASES) {
+      const { fields } = reports[run].get(os.root)!;
+      expect(fields, label).toMatchObject({
+        root: os.root,
+        name: os.type,
+        arch: os.arch,
+        distro: os.distro,
+        product_name: os.productName,
+        major_version: String(os.majorVersion),
+        minor_version: String(os.minorVersion),
+        package_format: os.packageFormat,
+        package_management: os.packageManagement,
+        hostname: os.hostname,
+        osinfo: os.osinfo,
       });
     }
   });
 
-  it.each(OS_FIXTURES)('%s: every planted package is listed with its exact version', (name) => {
-    const os = fixtures[name].os!;
-    const want = os.packages
-      .map(({ name: n, epoch, version, release, arch }) => ({ name: n, epoch, version, release, arch }))
-      .sort((a, b) => a.name.localeCompare(b.name));
-    const got = [...reports[name][0].apps].sort((a, b) => a.name.localeCompare(b.name));
-    expect(got).toEqual(want);
+  it('mountpoints and filesystems match the facts', () => {
+    for (const { label, expected: os, run } of CASES) {
+      const report = reports[run].get(os.root)!;
+      expect(report.mountpoints, label).toEqual(os.mountpoints);
+      for (const fs of os.filesystems) {
+        expect(report.filesystems[fs.device], `${label} ${fs.device}`).toEqual({
+          type: fs.type,
+          uuid: fs.uuid,
+          label: fs.label,
+        });
+      }
+    }
+  });
+
+  it('every planted package is listed with its exact epoch, version, release and arch', () => {
+    for (const { label, expected: os, run } of CASES) {
+      const want = os.packages
+        .map(({ name, epoch, version, release, arch }) => ({ name, epoch, version, release, arch }))
+        .sort((a, b) => a.name.localeCompare(b.name));
+      const got = [...reports[run].get(os.root)!.apps].sort((a, b) => a.name.localeCompare(b.name));
+      expect(got, label).toEqual(want);
+    }
   });
 });

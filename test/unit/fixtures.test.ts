@@ -11,6 +11,7 @@ import { debVersion } from '../fixtures/dpkg.js';
 import {
   FIXTURE_NAMES,
   builderHash,
+  factsOnDisk,
   getFixture,
   loadFixture,
   type LoadedFixture,
@@ -23,6 +24,7 @@ import {
   statGuestPath,
 } from '../fixtures/inspect-image.js';
 import type { OsFacts } from '../fixtures/types.js';
+import { DEBIAN_UPDATE_CHANGES } from '../fixtures/variants.js';
 
 const execFileP = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -31,8 +33,18 @@ let cacheDir: string;
 let scratch: string;
 let coldMs: number;
 const fx: Record<string, LoadedFixture> = {};
-/** Raw image + byte offset of the root filesystem, per OS fixture. */
-const roots: Record<string, { raw: string; offset: number }> = {};
+const OS_FIXTURES = [
+  'debian-like',
+  'ubuntu-like',
+  'rhel-like',
+  'multi-os',
+  'debian-like-updated',
+  'debian-like-vmdk',
+  'ubuntu-like-vdi',
+];
+/** Raw copy of each OS fixture, and the byte offset of each root filesystem device in it. */
+const raws: Record<string, string> = {};
+const offsets: Record<string, Record<string, number>> = {};
 
 beforeAll(async () => {
   cacheDir = await mkdtemp(join(tmpdir(), 'guestkit-fixtures-'));
@@ -44,11 +56,18 @@ beforeAll(async () => {
   coldMs = performance.now() - started;
   for (const f of built) fx[f.name] = f;
 
-  const rhelRaw = join(scratch, 'rhel.raw');
-  await execFileP('qemu-img', ['convert', '-f', 'qcow2', '-O', 'raw', fx['rhel-like'].path, rhelRaw]);
-  roots['debian-like'] = { raw: fx['debian-like'].path, offset: 1 * MiB };
-  roots['ubuntu-like'] = { raw: fx['ubuntu-like'].path, offset: 0 };
-  roots['rhel-like'] = { raw: rhelRaw, offset: 25 * MiB };
+  for (const name of OS_FIXTURES) {
+    const f = fx[name];
+    let raw = f.path;
+    if (f.format !== 'raw') {
+      raw = join(scratch, `${name}.raw`);
+      await execFileP('qemu-img', ['convert', '-f', f.format, '-O', 'raw', f.path, raw]);
+    }
+    raws[name] = raw;
+    const table = await readPartitionTable(raw);
+    offsets[name] = { '/dev/sda': 0 };
+    table?.partitions.forEach((p, i) => (offsets[name][`/dev/sda${i + 1}`] = p.start * 512));
+  }
 });
 
 afterAll(async () => {
@@ -105,19 +124,19 @@ describe('fixture builder', () => {
 
   it('rhel-like: qcow2 holding GPT /boot + root and an rpm database rpm can read', async () => {
     const os = fx['rhel-like'].os!;
-    const table = await readPartitionTable(roots['rhel-like'].raw);
+    const table = await readPartitionTable(raws['rhel-like']);
     expect(table?.label).toBe('gpt');
     expect(table?.partitions.map((p) => p.start * 512)).toEqual([1 * MiB, 25 * MiB]);
-    const boot = await probeFilesystem(roots['rhel-like'].raw, 1 * MiB);
+    const boot = await probeFilesystem(raws['rhel-like'], 1 * MiB);
     expect(boot.UUID).toBe(os.filesystems[0].uuid);
-    const grub = await readGuestFile(roots['rhel-like'].raw, 1 * MiB, '/grub2/grub.cfg');
+    const grub = await readGuestFile(raws['rhel-like'], 1 * MiB, '/grub2/grub.cfg');
     expect(grub).toContain(`vmlinuz-${os.kernels[0]}`);
 
     const dbDir = join(scratch, 'rpmdb');
     await mkdir(dbDir);
     await dumpGuestFile(
-      roots['rhel-like'].raw,
-      roots['rhel-like'].offset,
+      raws['rhel-like'],
+      offsets['rhel-like']['/dev/sda2'],
       '/var/lib/rpm/rpmdb.sqlite',
       join(dbDir, 'rpmdb.sqlite'),
     );
@@ -134,18 +153,19 @@ describe('fixture builder', () => {
     const want = os.packages.map((p) => `${p.name} ${p.epoch} ${p.version} ${p.release} ${p.arch}`).sort();
     expect(got).toEqual(want);
     const macros = await readGuestFile(
-      roots['rhel-like'].raw,
-      roots['rhel-like'].offset,
+      raws['rhel-like'],
+      offsets['rhel-like']['/dev/sda2'],
       '/usr/lib/rpm/macros',
     );
     expect(macros).toMatch(/%_db_backend\s+sqlite/);
   });
 
-  it.each(['debian-like', 'ubuntu-like', 'rhel-like'])(
-    '%s: the guest files say what the facts say',
-    async (name) => {
-      const os: OsFacts = fx[name].os!;
-      const { raw, offset } = roots[name];
+  it.each(OS_FIXTURES)('%s: the guest files say what the facts say', async (name) => {
+    expect(fx[name].facts.oses.length).toBeGreaterThan(0);
+    for (const os of fx[name].facts.oses) {
+      const raw = raws[name];
+      const offset = offsets[name][os.root];
+      expect(offset, os.root).toBeDefined();
       const read = (p: string) => readGuestFile(raw, offset, p);
       const st = (p: string) => statGuestPath(raw, offset, p);
 
@@ -157,7 +177,7 @@ describe('fixture builder', () => {
       expect(osRelease).toContain(`PRETTY_NAME="${os.prettyName}"`);
       expect((await st('/bin'))?.linkTarget).toBe('usr/bin');
       // x86_64 ELF: libguestfs derives the guest arch from it.
-      const elf = join(scratch, `${name}-ls`);
+      const elf = join(scratch, `${name}-${os.distro}-ls`);
       await dumpGuestFile(raw, offset, '/usr/bin/ls', elf);
       const head = (await readFile(elf)).subarray(0, 20);
       expect(head.subarray(0, 4).toString('latin1')).toBe('\x7fELF');
@@ -222,8 +242,45 @@ describe('fixture builder', () => {
           new RegExp(`^SELINUX=${os.security.selinux}$`, 'm'),
         );
       }
-    },
-  );
+    }
+  });
+
+  it('multi-os: two roots on one MBR disk, each found by its own UUID', async () => {
+    const f = fx['multi-os'];
+    expect(f.facts.oses.map((o) => [o.distro, o.root])).toEqual([
+      ['debian', '/dev/sda1'],
+      ['ubuntu', '/dev/sda2'],
+    ]);
+    for (const os of f.facts.oses) {
+      const probe = await probeFilesystem(f.path, offsets['multi-os'][os.root]);
+      expect(probe).toMatchObject({
+        TYPE: 'ext4',
+        UUID: os.filesystems[0].uuid,
+        LABEL: os.filesystems[0].label,
+      });
+    }
+  });
+
+  it('debian-like-updated differs from debian-like exactly as DEBIAN_UPDATE_CHANGES says', () => {
+    const before: OsFacts = fx['debian-like'].os!;
+    const after: OsFacts = fx['debian-like-updated'].os!;
+    const versions = (os: OsFacts) => new Map(os.packages.map((p) => [p.name, debVersion(p)]));
+    const [a, b] = [versions(before), versions(after)];
+    expect([...b.keys()].filter((n) => !a.has(n))).toEqual(DEBIAN_UPDATE_CHANGES.added);
+    expect([...a.keys()].filter((n) => !b.has(n))).toEqual(DEBIAN_UPDATE_CHANGES.removed);
+    expect([...a.keys()].filter((n) => b.has(n) && a.get(n) !== b.get(n)).sort()).toEqual(
+      DEBIAN_UPDATE_CHANGES.changed,
+    );
+    expect(after.enabledServices.filter((u) => !before.enabledServices.includes(u))).toEqual(
+      DEBIAN_UPDATE_CHANGES.servicesEnabled,
+    );
+    expect(after.users.map((u) => u.name).filter((n) => !before.users.some((u) => u.name === n))).toEqual(
+      DEBIAN_UPDATE_CHANGES.usersAdded,
+    );
+    // Distinct UUIDs: both disks can sit in one appliance without fstab resolving to the wrong one.
+    expect(after.filesystems.map((x) => x.uuid)).not.toEqual(before.filesystems.map((x) => x.uuid));
+    expect(factsOnDisk(after, 1)).toMatchObject({ root: '/dev/sdb1', mountpoints: { '/': '/dev/sdb1' } });
+  });
 
   it('broken fixtures are broken the way their facts say', async () => {
     expect(fx.corrupt.facts.defect).toBe('corrupt-qcow2-tables');
