@@ -1,9 +1,16 @@
-// Placeholder hook (owned by the REST API engineer, who replaces this file): the daemon calls
-// `startApi(worker, config, logger)` when the API is enabled and closes the returned handle on
-// shutdown. Returning undefined means "no API server in this build".
+// REST API entry points: `buildApi` (an app for inject or custom listening) and `startApi`, which
+// the daemon calls when the API is enabled; it returns a handle closed on shutdown.
 import type { WorkerConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Worker } from '../worker/types.js';
+import { buildApi, type BuildApiOptions } from './app.js';
+
+export { buildApi, type BuildApiOptions } from './app.js';
+export { ApiError, mapError } from './errors.js';
+export { bearerMatches } from './auth.js';
+export { healthReporter, type HealthOptions } from './health.js';
+export type { SseOptions } from './sse.js';
+export * as apiSchemas from './schemas.js';
 
 export interface ServerHandle {
   /** Stops accepting connections and closes the server. */
@@ -12,10 +19,31 @@ export interface ServerHandle {
   address?: string;
 }
 
+/** `GUESTKIT_API_RATE_LIMIT=<requests per minute per client>` turns rate limiting on. */
+function rateLimitFromEnv(env: NodeJS.ProcessEnv): BuildApiOptions['rateLimit'] {
+  const n = Number(env.GUESTKIT_API_RATE_LIMIT);
+  return Number.isInteger(n) && n > 0 ? { max: n } : undefined;
+}
+
 export async function startApi(
-  _worker: Worker,
-  _config: Readonly<WorkerConfig>,
-  _logger: Logger,
+  worker: Worker,
+  config: Readonly<WorkerConfig>,
+  logger: Logger,
+  options: BuildApiOptions = {},
 ): Promise<ServerHandle | undefined> {
-  return undefined;
+  const app = await buildApi(worker, {
+    token: config.api.token,
+    bodyLimitBytes: config.api.bodyLimitBytes,
+    logger: logger.child({ component: 'api' }),
+    rateLimit: rateLimitFromEnv(process.env),
+    ...options,
+  });
+  await app.listen({ host: config.api.host, port: config.api.port });
+  const addr = app.server.address();
+  const address =
+    typeof addr === 'object' && addr
+      ? `${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`
+      : `${config.api.host}:${config.api.port}`;
+  logger.info({ address, auth: config.api.token ? 'bearer' : 'none' }, 'REST API listening');
+  return { address, close: () => app.close() };
 }
