@@ -1,0 +1,765 @@
+// Appliance pool: one libguestfs launch (~15 s under TCG) serves many drives, and a few launches
+// run side by side. Jobs ask for drives with `run(drives, fn)`; the pool gathers pending requests
+// into batches, launches one appliance per batch and hands each request a lease on its own drives.
+import { execFile } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { resolve as resolvePath } from 'node:path';
+import { promisify } from 'node:util';
+import { pino, type Logger } from 'pino';
+import { WorkerError, type ProtocolErrorCode } from '../src/protocol/errors.js';
+import { Guestfs, type GuestfsOptions } from './guestfs.js';
+
+/** One disk a job needs in the appliance. */
+export interface DriveRequest {
+  path: string;
+  /** Declared format; the pool checks it against what `qemu-img info` detects (never libguestfs probing). */
+  format?: string;
+  /** Default true: writes go to a throw-away overlay. */
+  readonly?: boolean;
+}
+
+/** What the pool learned about a drive before adding it (qemu-img info). */
+export interface ProbedDrive {
+  path: string;
+  /** Detected format as qemu names it (`raw`, `qcow2`, `vmdk`, `vdi`, `vhdx`). */
+  format: string;
+  virtualSizeBytes: number;
+  /** Bytes the image file occupies on the host. */
+  actualSizeBytes: number;
+  readonly: boolean;
+}
+
+/** A request's share of an appliance, valid inside the `run` callback only. */
+export interface ApplianceLease {
+  /** The shared handle; use only inside the lease callback. */
+  readonly guestfs: Guestfs;
+  /** This lease's drives in the appliance (e.g. `['/dev/sdc']`), in request order. */
+  readonly devices: readonly string[];
+  /** This lease's drives as probed, in request order. */
+  readonly drives: readonly ProbedDrive[];
+  /** inspect_os roots on this lease's drives (inspect_os runs once per appliance, cached). */
+  roots(): Promise<string[]>;
+  /** Roots per drive, in request order (compare: baseline roots, target roots). */
+  rootsByDrive(): Promise<string[][]>;
+  /** Aborted when the job is cancelled/timed out or the appliance died. */
+  readonly signal: AbortSignal;
+}
+
+export type ApplianceStage = 'queued' | 'launching' | 'ready';
+
+export interface RunOptions {
+  signal?: AbortSignal;
+  /** May this request share an appliance with other requests of its group? Default true. */
+  shareable?: boolean;
+  /** Isolation key (worker pool / namespace): only requests of one group share an appliance. */
+  group?: string;
+  onStage?(stage: ApplianceStage): void;
+}
+
+export interface AppliancePoolOptions {
+  /** Drives per appliance (default 8). */
+  maxDrivesPerAppliance?: number;
+  /** Appliances running at once (default: the number of cores). */
+  maxAppliances?: number;
+  /** How long a new batch waits for more requests before launching (default 150 ms). */
+  batchWindowMs?: number;
+  /** Handle options for every appliance (backend, memsize…). */
+  guestfs?: GuestfsOptions;
+  logger?: Logger;
+}
+
+export interface AppliancePoolStatus {
+  /** Appliances launching or running. */
+  appliances: number;
+  /** Drives attached to those appliances. */
+  drives: number;
+  /** Requests waiting for an appliance. */
+  queued: number;
+  /** Requests whose appliance is launching or whose lease is active / waiting its turn. */
+  running: number;
+  launches: number;
+  launchFailures: number;
+}
+
+/** Formats an appliance may be given (qemu names); `img` in job payloads means raw. */
+export const DRIVE_FORMATS = ['raw', 'qcow2', 'vmdk', 'vdi', 'vhdx'] as const;
+
+/**
+ * What went wrong with an image or an appliance: a WorkerError, so a handler can let it fail its
+ * job as is (`code` is the protocol code, `phase` where it happened).
+ */
+export class ApplianceError extends WorkerError {
+  constructor(
+    code: ProtocolErrorCode,
+    message: string,
+    options: {
+      phase?: string;
+      details?: Record<string, unknown>;
+      recoverable?: boolean;
+      cause?: unknown;
+    } = {},
+  ) {
+    super(code, message, { phase: 'disk_attach', ...options });
+    this.name = 'ApplianceError';
+  }
+}
+
+const execFileP = promisify(execFile);
+
+interface QemuImgInfo {
+  format: string;
+  'virtual-size': number;
+  'actual-size'?: number;
+  'backing-filename'?: string;
+  'full-backing-filename'?: string;
+  'format-specific'?: { type: string; data?: { 'data-file'?: string; extents?: { filename: string }[] } };
+}
+
+/**
+ * Detects an image's format with `qemu-img info` (a child process, so a hostile header never runs
+ * in the appliance's probing) and refuses what could make qemu read outside the image: backing
+ * files, external data files, VMDK extents elsewhere. A declared format must match the detected one.
+ */
+export async function probeImage(drive: DriveRequest): Promise<ProbedDrive> {
+  const path = resolvePath(drive.path);
+  let info: QemuImgInfo;
+  try {
+    const { stdout } = await execFileP('qemu-img', ['info', '--output=json', '-U', path], {
+      timeout: 60_000,
+      maxBuffer: 4 * 1024 * 1024,
+    });
+    info = JSON.parse(stdout) as QemuImgInfo;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { stderr?: string };
+    if (e.code === 'ENOENT' && !e.stderr) {
+      throw new ApplianceError('APPLIANCE_ERROR', 'qemu-img is not installed; install qemu-utils', {
+        cause: err,
+      });
+    }
+    const msg = (e.stderr ?? e.message).trim();
+    if (/No such file/i.test(msg)) {
+      throw new ApplianceError('IMAGE_NOT_FOUND', `Image not found: ${drive.path}`, { details: { path } });
+    }
+    throw new ApplianceError('APPLIANCE_ERROR', `qemu-img cannot read ${drive.path}: ${msg}`, {
+      details: { path, qemu_message: msg },
+      cause: err,
+    });
+  }
+  const detected = info.format;
+  if (info['backing-filename'] || info['full-backing-filename']) {
+    throw new ApplianceError(
+      'PATH_NOT_ALLOWED',
+      `Image ${drive.path} has a backing file (${info['backing-filename'] ?? info['full-backing-filename']}); ` +
+        'images must be self-contained: flatten it with `qemu-img convert` first',
+      { details: { path, backing_file: info['backing-filename'] ?? info['full-backing-filename'] } },
+    );
+  }
+  const specific = info['format-specific']?.data;
+  if (specific?.['data-file']) {
+    throw new ApplianceError(
+      'PATH_NOT_ALLOWED',
+      `Image ${drive.path} stores its data in an external file (${specific['data-file']}); convert it first`,
+      { details: { path, data_file: specific['data-file'] } },
+    );
+  }
+  for (const extent of specific?.extents ?? []) {
+    if (resolvePath(extent.filename) !== path) {
+      throw new ApplianceError(
+        'PATH_NOT_ALLOWED',
+        `VMDK ${drive.path} reads an extent from another file (${extent.filename}); use a monolithic VMDK`,
+        { details: { path, extent: extent.filename } },
+      );
+    }
+  }
+  if (!(DRIVE_FORMATS as readonly string[]).includes(detected)) {
+    throw new ApplianceError(
+      'UNSUPPORTED_IMAGE_FORMAT',
+      `Image ${drive.path} is in format '${detected}'; supported: ${DRIVE_FORMATS.join(', ')}`,
+      { details: { path, detected_format: detected } },
+    );
+  }
+  const declared = drive.format === 'img' ? 'raw' : drive.format;
+  if (declared && declared !== detected) {
+    throw new ApplianceError(
+      'UNSUPPORTED_IMAGE_FORMAT',
+      `Image ${drive.path} was declared '${drive.format}' but is '${detected}'; fix image.format or omit it`,
+      { details: { path, declared_format: drive.format, detected_format: detected } },
+    );
+  }
+  return {
+    path,
+    format: detected,
+    virtualSizeBytes: info['virtual-size'],
+    actualSizeBytes: info['actual-size'] ?? 0,
+    readonly: drive.readonly ?? true,
+  };
+}
+
+// ---- pool internals
+
+interface Request {
+  id: number;
+  drives: ProbedDrive[];
+  fn: (lease: ApplianceLease) => Promise<unknown>;
+  group: string;
+  shareable: boolean;
+  /** Re-queued alone after a conflict or a failed shared launch: never shared again. */
+  solo: boolean;
+  signal: AbortSignal | undefined;
+  onStage: ((stage: ApplianceStage) => void) | undefined;
+  /** Aborted when the request is dropped (cancel/timeout) or its appliance dies. */
+  lease: AbortController;
+  settled: boolean;
+  batch: Batch | undefined;
+  resolve(value: unknown): void;
+  reject(err: unknown): void;
+  detach(): void;
+}
+
+type BatchState = 'collecting' | 'waiting' | 'launching' | 'running' | 'closing';
+
+interface RootMap {
+  /** Roots per appliance device (`/dev/sdb` → roots). */
+  byDevice: Map<string, string[]>;
+  /** Devices whose results cannot be trusted in a shared appliance (clone UUIDs, duplicate VGs). */
+  conflicted: Set<string>;
+}
+
+interface Batch {
+  id: number;
+  group: string;
+  shareable: boolean;
+  requests: Request[];
+  state: BatchState;
+  timer: NodeJS.Timeout | undefined;
+  guestfs: Guestfs | undefined;
+  roots: Promise<RootMap> | undefined;
+  /** True while a lease callback runs (they run one at a time). */
+  busy: boolean;
+  killed: boolean;
+}
+
+/** Thrown inside a lease when its drive must be inspected in an appliance of its own. */
+class SoloRetry extends Error {}
+
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new ApplianceError('CANCELLED', 'The request was cancelled');
+}
+
+function driveCount(requests: readonly Request[]): number {
+  return requests.reduce((n, r) => n + r.drives.length, 0);
+}
+
+/** `/dev/sdb3` → `/dev/sdb`; `btrfsvol:/dev/sda2/@` → `/dev/sda`; other names unchanged. */
+export function diskOfDevice(device: string): string {
+  const dev = device.startsWith('btrfsvol:') ? device.slice('btrfsvol:'.length) : device;
+  const m = /^\/dev\/([shvx]d[a-z]+|nvme\d+n\d+)(p?\d+)?(\/.*)?$/.exec(dev);
+  if (!m) return dev;
+  return `/dev/${m[1]}`;
+}
+
+/**
+ * Runs libguestfs work for many jobs on few appliances. See the file comment; the shared pool of
+ * the worker is {@link getSharedAppliancePool}.
+ */
+export class AppliancePool {
+  readonly maxDrivesPerAppliance: number;
+  readonly maxAppliances: number;
+  readonly batchWindowMs: number;
+  readonly #guestfsOptions: GuestfsOptions;
+  readonly #log: Logger;
+  readonly #batches = new Set<Batch>();
+  #nextId = 1;
+  #launches = 0;
+  #launchFailures = 0;
+  #closed = false;
+
+  constructor(options: AppliancePoolOptions = {}) {
+    this.maxDrivesPerAppliance = Math.max(1, options.maxDrivesPerAppliance ?? 8);
+    this.maxAppliances = Math.max(1, options.maxAppliances ?? availableParallelism());
+    this.batchWindowMs = Math.max(0, options.batchWindowMs ?? 150);
+    this.#guestfsOptions = options.guestfs ?? {};
+    this.#log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'appliance-pool' });
+  }
+
+  /**
+   * Attaches `drives` (all in the same appliance) and calls `fn` with a lease on them once the
+   * appliance is up and it is this request's turn. Resolves with fn's result; rejects with an
+   * ApplianceError for a bad image or a failed launch, or with the signal's reason when aborted
+   * (at once: a cancelled request never waits for the appliance).
+   */
+  async run<T>(
+    drives: DriveRequest[],
+    fn: (lease: ApplianceLease) => Promise<T>,
+    options: RunOptions = {},
+  ): Promise<T> {
+    if (this.#closed) throw new ApplianceError('APPLIANCE_ERROR', 'The appliance pool is closed');
+    if (drives.length === 0) throw new ApplianceError('APPLIANCE_ERROR', 'run() needs at least one drive');
+    options.signal?.throwIfAborted();
+    const probed = await Promise.all(drives.map((d) => probeImage(d)));
+    options.signal?.throwIfAborted();
+    for (const d of probed) {
+      if (d.virtualSizeBytes === 0) {
+        throw new ApplianceError(
+          'NO_OPERATING_SYSTEM',
+          `Image ${d.path} is empty (0 bytes): it holds no operating system`,
+          {
+            phase: 'disk_inspection',
+            details: { path: d.path },
+          },
+        );
+      }
+    }
+    if (this.#closed) throw new ApplianceError('APPLIANCE_ERROR', 'The appliance pool is closed');
+    return new Promise<T>((resolve, reject) => {
+      const signal = options.signal;
+      const req: Request = {
+        id: this.#nextId++,
+        drives: probed,
+        fn: fn as (lease: ApplianceLease) => Promise<unknown>,
+        group: options.group ?? 'default',
+        shareable: options.shareable ?? true,
+        solo: false,
+        signal,
+        onStage: options.onStage,
+        lease: new AbortController(),
+        settled: false,
+        batch: undefined,
+        resolve: (v) => {
+          if (req.settled) return;
+          req.settled = true;
+          req.detach();
+          resolve(v as T);
+        },
+        reject: (e) => {
+          if (req.settled) return;
+          req.settled = true;
+          req.detach();
+          reject(e);
+        },
+        detach: () => signal?.removeEventListener('abort', onAbort),
+      };
+      const onAbort = () => this.#drop(req, abortReason(signal!));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#enqueue(req);
+    });
+  }
+
+  status(): AppliancePoolStatus {
+    let appliances = 0;
+    let drives = 0;
+    let queued = 0;
+    let running = 0;
+    for (const b of this.#batches) {
+      const live = b.requests.filter((r) => !r.settled);
+      if (b.state === 'collecting' || b.state === 'waiting') {
+        queued += live.length;
+      } else {
+        appliances++;
+        drives += driveCount(b.requests);
+        running += live.length;
+      }
+    }
+    return {
+      appliances,
+      drives,
+      queued,
+      running,
+      launches: this.#launches,
+      launchFailures: this.#launchFailures,
+    };
+  }
+
+  /** Rejects queued requests, kills every appliance and waits until each handle is closed. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const closing: Promise<void>[] = [];
+    for (const b of [...this.#batches]) {
+      clearTimeout(b.timer);
+      const err = new ApplianceError('APPLIANCE_ERROR', 'The appliance pool was closed (worker stopping)', {
+        recoverable: true,
+      });
+      for (const r of b.requests) {
+        r.lease.abort(err);
+        r.reject(err);
+      }
+      if (b.guestfs) {
+        b.guestfs.kill();
+        closing.push(b.guestfs.close().catch(() => undefined));
+      }
+      this.#batches.delete(b);
+    }
+    await Promise.all(closing);
+  }
+
+  // -- batching
+
+  #enqueue(req: Request): void {
+    req.onStage?.('queued');
+    const total = req.drives.length;
+    if (req.shareable && !req.solo) {
+      for (const b of this.#batches) {
+        if (
+          (b.state === 'collecting' || b.state === 'waiting') &&
+          b.shareable &&
+          b.group === req.group &&
+          driveCount(b.requests) + total <= this.maxDrivesPerAppliance
+        ) {
+          b.requests.push(req);
+          req.batch = b;
+          if (driveCount(b.requests) >= this.maxDrivesPerAppliance && b.state === 'collecting') {
+            this.#windowClosed(b);
+          }
+          return;
+        }
+      }
+    }
+    const batch = this.#newBatch(req.group, req.shareable && !req.solo, [req]);
+    if (batch.shareable && this.batchWindowMs > 0 && total < this.maxDrivesPerAppliance) {
+      batch.timer = setTimeout(() => this.#windowClosed(batch), this.batchWindowMs);
+    } else {
+      this.#windowClosed(batch);
+    }
+  }
+
+  #newBatch(group: string, shareable: boolean, requests: Request[]): Batch {
+    const b: Batch = {
+      id: this.#nextId++,
+      group,
+      shareable,
+      requests,
+      state: 'collecting',
+      timer: undefined,
+      guestfs: undefined,
+      roots: undefined,
+      busy: false,
+      killed: false,
+    };
+    for (const r of requests) r.batch = b;
+    this.#batches.add(b);
+    return b;
+  }
+
+  #windowClosed(b: Batch): void {
+    clearTimeout(b.timer);
+    b.timer = undefined;
+    if (b.state === 'collecting') b.state = 'waiting';
+    this.#pump();
+  }
+
+  /** Launches waiting batches while appliance slots are free. */
+  #pump(): void {
+    if (this.#closed) return;
+    for (;;) {
+      const active = [...this.#batches].filter(
+        (b) => b.state === 'launching' || b.state === 'running',
+      ).length;
+      const waiting = [...this.#batches].filter((b) => b.state === 'waiting');
+      const free = this.maxAppliances - active;
+      if (free <= 0 || waiting.length === 0) return;
+      const next = waiting[0];
+      // Idle slots are wasted cores: spread one big batch over them (drives in different
+      // appliances are inspected in parallel; the launches overlap too).
+      const parts = Math.min(free - (waiting.length - 1), next.requests.length);
+      if (parts > 1 && next.shareable) {
+        const groups: Request[][] = Array.from({ length: parts }, () => []);
+        for (const r of next.requests) {
+          groups.reduce((min, g) => (driveCount(g) < driveCount(min) ? g : min)).push(r);
+        }
+        next.requests = groups[0];
+        for (const g of groups.slice(1)) {
+          const b = this.#newBatch(next.group, true, g);
+          b.state = 'launching';
+          void this.#launch(b);
+        }
+      }
+      next.state = 'launching';
+      void this.#launch(next);
+    }
+  }
+
+  // -- appliance life
+
+  async #launch(b: Batch): Promise<void> {
+    const live = b.requests.filter((r) => !r.settled);
+    b.requests = live;
+    if (live.length === 0) {
+      this.#batches.delete(b);
+      this.#pump();
+      return;
+    }
+    for (const r of live) r.onStage?.('launching');
+    const started = performance.now();
+    const g = new Guestfs(this.#guestfsOptions);
+    b.guestfs = g;
+    this.#launches++;
+    try {
+      for (const r of live) {
+        for (const d of r.drives) {
+          await g.addDrive(d.path, { readonly: d.readonly, format: d.format });
+        }
+      }
+      await g.launch();
+      const devices = await g.listDevices();
+      let i = 0;
+      for (const r of live) {
+        const mine = devices.slice(i, i + r.drives.length);
+        i += r.drives.length;
+        (r as Request & { devices?: string[] }).devices = mine;
+      }
+    } catch (err) {
+      this.#launchFailures++;
+      await g.close().catch(() => undefined);
+      b.guestfs = undefined;
+      this.#batches.delete(b);
+      this.#launchFailed(b, err);
+      this.#pump();
+      return;
+    }
+    this.#log.info(
+      {
+        batch: b.id,
+        drives: driveCount(live),
+        requests: live.length,
+        ms: Math.round(performance.now() - started),
+      },
+      'appliance launched',
+    );
+    b.state = 'running';
+    if (b.requests.every((r) => r.settled)) {
+      await this.#finish(b);
+      return;
+    }
+    for (const r of b.requests) if (!r.settled) r.onStage?.('ready');
+    await this.#serve(b);
+  }
+
+  /** A shared launch failed: blame the drive qemu named, retry the others; else split them up. */
+  #launchFailed(b: Batch, err: unknown): void {
+    const message = err instanceof Error ? err.message : String(err);
+    const live = b.requests.filter((r) => !r.settled);
+    const killed = b.killed || (err as { code?: string }).code === 'EKILLED';
+    if (killed) {
+      for (const r of live) r.reject(abortReason(r.lease.signal));
+      return;
+    }
+    const culprits = live.filter((r) => r.drives.some((d) => message.includes(d.path)));
+    const fail = (r: Request) =>
+      r.reject(
+        new ApplianceError(
+          'APPLIANCE_ERROR',
+          `The appliance could not start with ${r.drives.map((d) => d.path).join(', ')}: ${message}`,
+          {
+            details: { paths: r.drives.map((d) => d.path), qemu_message: message },
+            cause: err,
+          },
+        ),
+      );
+    if (live.length === 1 && live[0].solo) {
+      fail(live[0]);
+      return;
+    }
+    if (live.length === 1 && culprits.length <= 1) {
+      fail(live[0]);
+      return;
+    }
+    this.#log.warn(
+      { batch: b.id, err: message, culprits: culprits.map((r) => r.id) },
+      'shared launch failed; retrying',
+    );
+    for (const r of culprits) fail(r);
+    const rest = live.filter((r) => !culprits.includes(r));
+    if (culprits.length > 0) {
+      // The named drive is out: the others can share again.
+      if (rest.length > 0) {
+        const retry = this.#newBatch(b.group, b.shareable, rest);
+        retry.state = 'waiting';
+      }
+    } else {
+      // Nobody named: each request alone, so each gets its own verdict.
+      for (const r of rest) {
+        r.solo = true;
+        this.#newBatch(r.group, false, [r]).state = 'waiting';
+      }
+    }
+  }
+
+  /** Runs the leases one at a time (they share mounts), each answered as soon as it is done. */
+  async #serve(b: Batch): Promise<void> {
+    const g = b.guestfs!;
+    for (const r of b.requests) {
+      if (r.settled) continue;
+      if (b.killed) break;
+      b.busy = true;
+      const devices = (r as Request & { devices?: string[] }).devices ?? [];
+      const lease = this.#lease(b, r, g, devices);
+      let needsSolo = false;
+      try {
+        const value = await r.fn(lease);
+        if (lease.soloNeeded) needsSolo = true;
+        else r.resolve(value);
+      } catch (err) {
+        if (lease.soloNeeded || err instanceof SoloRetry) needsSolo = true;
+        else r.reject(err);
+      } finally {
+        b.busy = false;
+      }
+      if (needsSolo && !r.settled) {
+        this.#log.info(
+          { request: r.id, paths: r.drives.map((d) => d.path) },
+          'drive conflicts with others in its appliance; inspecting it alone',
+        );
+        r.solo = true;
+        const again = this.#newBatch(r.group, false, [r]);
+        again.state = 'waiting';
+      }
+      // umount_all between tenants: nothing a lease mounted stays visible to the next.
+      await g.umountAll().catch(() => undefined);
+    }
+    await this.#finish(b);
+  }
+
+  #lease(b: Batch, r: Request, g: Guestfs, devices: string[]): ApplianceLease & { soloNeeded: boolean } {
+    const rootsByDrive = async (): Promise<string[][]> => {
+      b.roots ??= this.#mapRoots(b, g);
+      const map = await b.roots;
+      if (devices.some((d) => map.conflicted.has(d)) && !r.solo) {
+        lease.soloNeeded = true;
+        throw new SoloRetry('drive needs an appliance of its own');
+      }
+      return devices.map((d) => map.byDevice.get(d) ?? []);
+    };
+    const lease = {
+      guestfs: g,
+      devices,
+      drives: r.drives,
+      signal: r.lease.signal,
+      soloNeeded: false,
+      rootsByDrive,
+      roots: async () => (await rootsByDrive()).flat(),
+    };
+    return lease;
+  }
+
+  /**
+   * inspect_os once for the whole appliance, roots mapped to drives. In a shared appliance,
+   * clones of one image collide: fstab UUID= resolves to another drive's filesystem and duplicate
+   * LVM volume groups stay inactive. Such drives are flagged for an appliance of their own.
+   */
+  async #mapRoots(b: Batch, g: Guestfs): Promise<RootMap> {
+    const roots = await g.inspectOs();
+    const byDevice = new Map<string, string[]>();
+    const conflicted = new Set<string>();
+    const lvDisks = new Map<string, string[]>();
+    const shared = driveCount(b.requests) > 1;
+    const diskOf = async (dev: string): Promise<string[]> => {
+      const disk = diskOfDevice(dev);
+      if (/^\/dev\/([shvx]d[a-z]+|nvme\d+n\d+)$/.test(disk)) return [disk];
+      // A logical volume: the disks of its volume group's PVs.
+      if (!lvDisks.has(dev)) lvDisks.set(dev, await this.#lvDisks(g, dev));
+      return lvDisks.get(dev)!;
+    };
+    for (const root of roots) {
+      const disks = await diskOf(root);
+      const mps = shared ? Object.values(await g.inspectGetMountpoints(root)) : [];
+      for (const disk of disks) {
+        byDevice.set(disk, [...(byDevice.get(disk) ?? []), root]);
+      }
+      for (const mp of mps) {
+        const on = await diskOf(mp).catch(() => disks);
+        if (on.some((d) => !disks.includes(d))) for (const d of disks) conflicted.add(d);
+      }
+      if (disks.length > 1) for (const d of disks) conflicted.add(d);
+    }
+    if (shared) {
+      const pvs = await g.pvs().catch(() => [] as string[]);
+      for (const pv of pvs) {
+        const disk = diskOfDevice(pv);
+        if (!byDevice.has(disk)) conflicted.add(disk);
+      }
+    }
+    return { byDevice, conflicted };
+  }
+
+  async #lvDisks(g: Guestfs, lv: string): Promise<string[]> {
+    try {
+      const canonical = await g.lvmCanonicalLvName(lv);
+      const vg = canonical.split('/')[2];
+      const uuids = new Set(await g.vgpvuuids(vg));
+      const out: string[] = [];
+      for (const pv of await g.pvs()) {
+        if (uuids.has(await g.pvuuid(pv))) out.push(diskOfDevice(pv));
+      }
+      return out;
+    } catch {
+      return [];
+    }
+  }
+
+  /** A request left (cancel/timeout): its result is dropped; the appliance dies if nobody else needs it. */
+  #drop(req: Request, reason: unknown): void {
+    if (req.settled) return;
+    req.lease.abort(reason);
+    req.reject(reason);
+    const b = req.batch;
+    if (!b) return;
+    if (b.state === 'collecting' || b.state === 'waiting') {
+      b.requests = b.requests.filter((r) => r !== req);
+      if (b.requests.length === 0) {
+        clearTimeout(b.timer);
+        this.#batches.delete(b);
+      }
+      return;
+    }
+    if (b.requests.every((r) => r.settled) && b.guestfs && !b.killed) {
+      b.killed = true;
+      this.#log.info({ batch: b.id }, 'last request of the appliance left; killing it');
+      b.guestfs.kill();
+    }
+  }
+
+  async #finish(b: Batch): Promise<void> {
+    if (b.state === 'closing') return;
+    b.state = 'closing';
+    const g = b.guestfs;
+    try {
+      if (g) {
+        if (b.killed) g.kill();
+        await g.close().catch(() => undefined);
+      }
+    } finally {
+      this.#batches.delete(b);
+      this.#log.debug({ batch: b.id }, 'appliance closed');
+      this.#pump();
+    }
+  }
+}
+
+let shared: AppliancePool | undefined;
+let sharedOptions: AppliancePoolOptions = {};
+
+/**
+ * The worker's pool, created on first use (handlers of every operation share it, so their drives
+ * batch together). `configureSharedAppliancePool` sets its options before that first use.
+ */
+export function getSharedAppliancePool(): AppliancePool {
+  shared ??= new AppliancePool(sharedOptions);
+  return shared;
+}
+
+/** Options for the shared pool; applies to the next pool created (after close, too). */
+export function configureSharedAppliancePool(options: AppliancePoolOptions): void {
+  sharedOptions = { ...sharedOptions, ...options };
+}
+
+/** Status of the shared pool without creating it. */
+export function sharedAppliancePoolStatus(): AppliancePoolStatus | null {
+  return shared ? shared.status() : null;
+}
+
+/** Closes the shared pool (worker stop): no qemu survives. The next use creates a new pool. */
+export async function closeSharedAppliancePool(): Promise<void> {
+  const pool = shared;
+  shared = undefined;
+  await pool?.close();
+}
