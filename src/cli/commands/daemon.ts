@@ -100,9 +100,9 @@ export async function runDaemon(config: WorkerConfig, logger: Logger): Promise<n
   if (config.once) {
     await worker.start();
     const n = transport ? await transport.processExisting() : 0;
-    await transport?.stop();
     const counts = await worker.counts();
     await worker.stop();
+    await transport?.stop();
     logger.info({ files: n, counts }, 'processed the jobs directory (--once); exiting');
     return 0;
   }
@@ -142,8 +142,10 @@ export async function runDaemon(config: WorkerConfig, logger: Logger): Promise<n
   };
   process.once('SIGTERM', again);
   process.once('SIGINT', again);
-  await transport?.stop();
+  // Stop taking files, let the running jobs finish (their files are still acknowledged), then detach.
+  await transport?.stopWatching();
   await worker.stop({ drainTimeoutMs: config.drainTimeoutMs });
+  await transport?.stop();
   for (const s of servers)
     await s.close().catch((err: unknown) => logger.warn({ err }, 'server close failed'));
   logger.info('daemon stopped');

@@ -57,6 +57,8 @@ export class FileTransport {
   private readonly slotQueue: (() => void)[] = [];
   private readonly onFinished: (e: { job_id: string }) => void;
   private stopped = false;
+  /** Handlers and acknowledgements in progress (stop() waits for them). */
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(private readonly options: FileTransportOptions) {
     this.stabilityMs = options.stabilityMs ?? 200;
@@ -64,7 +66,7 @@ export class FileTransport {
     this.slots = options.concurrency ?? 16;
     // Subscribed before the worker starts, so jobs recovered at start are acknowledged too.
     this.onFinished = (e) => {
-      if (this.waiting.has(e.job_id)) void this.finalize(e.job_id);
+      if (this.waiting.has(e.job_id)) this.traced(this.finalize(e.job_id));
     };
     options.worker.on('job:finished', this.onFinished);
   }
@@ -97,10 +99,10 @@ export class FileTransport {
         pollInterval: Math.min(50, this.stabilityMs),
       },
     });
-    this.watcher.on('add', (path) => void this.handle(basename(path)));
+    this.watcher.on('add', (path) => this.traced(this.handle(basename(path))));
     // A file re-created right after we moved the previous one away can surface as 'change'
     // (chokidar had not yet seen the unlink); once we are done with a name, treat it as new.
-    this.watcher.on('change', (path) => void this.handle(basename(path)));
+    this.watcher.on('change', (path) => this.traced(this.handle(basename(path))));
     this.watcher.on('error', (err) => {
       this.options.logger.error({ err }, 'jobs directory watcher failed');
       this.options.worker.reportTransport('transport:error', { transport: 'file', error: String(err) });
@@ -127,10 +129,23 @@ export class FileTransport {
     return names.length;
   }
 
-  async stop(): Promise<void> {
+  /** Stops picking up new files; jobs already accepted are still acknowledged when they end. */
+  async stopWatching(): Promise<void> {
     this.stopped = true;
     await this.watcher?.close();
+    this.watcher = undefined;
+  }
+
+  /** Call after the worker stopped: waits for pending acknowledgements, then detaches. */
+  async stop(): Promise<void> {
+    await this.stopWatching();
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
     this.options.worker.off('job:finished', this.onFinished);
+  }
+
+  private traced(p: Promise<void>): void {
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
   }
 
   private async acquire(): Promise<void> {
