@@ -1,17 +1,26 @@
 // Handler registry and the bundled handlers. Other operations register themselves here
 // (one line each) as they are added.
+import { convertHandler } from './convert/index.js';
 import { systemEchoHandler, testEchoHandler } from './echo.js';
 import { HandlerRegistry } from './registry.js';
 import type { AnyHandler } from './types.js';
 
 export { HandlerRegistry } from './registry.js';
-export type { AnyHandler, HandlerContext, HandlerMetrics, HandlerResult, JobHandler } from './types.js';
+export type {
+  AnyHandler,
+  HandlerAvailability,
+  HandlerContext,
+  HandlerMetrics,
+  HandlerResult,
+  JobHandler,
+} from './types.js';
 export { systemEchoHandler, testEchoHandler, ECHO_MAX_SLEEP_MS } from './echo.js';
 
 /** The registry createWorker uses unless given another. */
 export const defaultRegistry = new HandlerRegistry();
 defaultRegistry.register(systemEchoHandler);
 defaultRegistry.register(testEchoHandler);
+defaultRegistry.register(convertHandler);
 
 /** Adds an operation to the default registry (affects workers created afterwards and running ones). */
 export function registerHandler(handler: AnyHandler, options: { replace?: boolean } = {}): void {

@@ -1,7 +1,13 @@
 // Operation → handler lookup. The default registry holds the bundled handlers; library users add
 // their own with `registerHandler`, or give createWorker a registry of their own.
 import { WorkerError } from '../protocol/errors.js';
-import type { AnyHandler } from './types.js';
+import type { AnyHandler, HandlerAvailability } from './types.js';
+
+/** A handler's availability; a throwing probe counts as unavailable. */
+export async function handlerAvailability(handler: AnyHandler): Promise<HandlerAvailability> {
+  if (!handler.available) return { available: true };
+  return handler.available().catch((err: unknown) => ({ available: false, reason: String(err) }));
+}
 
 export class HandlerRegistry {
   private readonly handlers = new Map<string, AnyHandler>();
@@ -41,6 +47,16 @@ export class HandlerRegistry {
   /** Sorted operation names (capability document). */
   operations(): string[] {
     return [...this.handlers.keys()].sort();
+  }
+
+  /** Operations whose handler's tools are present (`available()`), sorted. */
+  async availableOperations(): Promise<string[]> {
+    const checks = await Promise.all(
+      [...this.handlers.values()].map(async (h) =>
+        (await handlerAvailability(h)).available ? h.operation : null,
+      ),
+    );
+    return checks.filter((op): op is string => op !== null).sort();
   }
 
   /** A copy: same handlers, independent registrations. */

@@ -47,6 +47,17 @@ export interface JobHandler<TData = unknown> {
    */
   validate(data: unknown, job: JobEnvelope): TData;
   run(ctx: HandlerContext<TData>): Promise<HandlerResult>;
+  /**
+   * Whether the tools it needs exist on this machine (qemu-img, libguestfs). Cached by the
+   * handler; an unavailable handler is left out of the capabilities and refuses submissions.
+   */
+  available?(): Promise<HandlerAvailability>;
+}
+
+export interface HandlerAvailability {
+  available: boolean;
+  /** What is missing and how to fix it (when not available). */
+  reason?: string;
 }
 
 /** Any handler, whatever its data type (what registries hold). */

@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import { resolveConfig, type WorkerConfig, type WorkerConfigInput } from '../config.js';
 import { defaultRegistry } from '../handlers/index.js';
-import type { HandlerRegistry } from '../handlers/registry.js';
+import { handlerAvailability, type HandlerRegistry } from '../handlers/registry.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { WorkerError } from '../protocol/errors.js';
 import { canonicalJson } from '../protocol/parse.js';
@@ -286,6 +286,14 @@ export class LocalWorker extends EventEmitter<WorkerEvents> implements Worker {
       );
     }
     checkConstraints(envelope, await this.capabilities(), this.config, handler.requires);
+    const availability = await handlerAvailability(handler);
+    if (!availability.available) {
+      throw new WorkerError(
+        'CAPABILITY_MISMATCH',
+        `Worker ${this.id} cannot run ${envelope.operation}: ${availability.reason ?? 'its tools are missing'}`,
+        { phase: 'validation', details: { operation: envelope.operation, reason: availability.reason } },
+      );
+    }
     handler.validate(envelope.payload.data, envelope);
     for (const w of warnings) this.logger.warn({ job_id: envelope.job_id }, w);
 
@@ -425,7 +433,7 @@ export class LocalWorker extends EventEmitter<WorkerEvents> implements Worker {
   async capabilities(): Promise<WorkerRegistration> {
     return buildRegistration({
       config: this.config,
-      operations: this.registry.operations(),
+      operations: await this.registry.availableOperations(),
       probed: await this.probe.get(),
       registeredAt: new Date(this.startedAt || Date.now()).toISOString(),
       state: this.currentState,

@@ -1,0 +1,156 @@
+// guestkit.convert: qemu-img convert as a child process, into a hidden temporary next to the
+// target, verified (qemu-img compare of guest-visible content) and then published without ever
+// overwriting an existing file. Cancel/timeout kill the child and remove the partial file.
+import { basename, dirname, extname } from 'node:path';
+import { HandlerError } from '../../protocol/errors.js';
+import { compareImages, convertImage, imageInfo, probeQemuImg } from '../../tools/qemu-img.js';
+import { resolveAllowedPath } from '../../worker/paths.js';
+import { prepareImage, verifyImageChecksum } from '../image.js';
+import { freeSibling, partialName, publishNoClobber, refuseExisting, removeQuietly } from '../output-file.js';
+import type { HandlerAvailability, HandlerContext, HandlerResult, JobHandler } from '../types.js';
+import { validateConvertPayload, type ConvertRequest } from './payload.js';
+
+export { validateConvertPayload, type ConvertRequest } from './payload.js';
+
+/** Progress events during the copy: at most one per this many percent. */
+const PROGRESS_STEP = 2;
+
+async function targetPath(ctx: HandlerContext<ConvertRequest>, sourcePath: string): Promise<string> {
+  const { target } = ctx.data;
+  if (target.path !== undefined) {
+    const path = await resolveAllowedPath(target.path, ctx.config.allowedRoots, {
+      kind: 'target',
+      field: 'payload.data.target.path',
+    });
+    await refuseExisting(path, 'payload.data.target.path');
+    return path;
+  }
+  // Flat form: `<source stem>.<format>` next to the source, never an existing name.
+  const stem = basename(sourcePath, extname(sourcePath));
+  const derived = await freeSibling(dirname(sourcePath), stem, target.format);
+  return resolveAllowedPath(derived, ctx.config.allowedRoots, { kind: 'target', field: 'target path' });
+}
+
+async function run(ctx: HandlerContext<ConvertRequest>): Promise<HandlerResult> {
+  const started = performance.now();
+  const { data } = ctx;
+  ctx.progress('validation', 0, 'Checking source and target');
+  const probe = await probeQemuImg();
+  if (data.target.compressionType && !probe.compressionTypes.includes(data.target.compressionType)) {
+    throw new HandlerError(
+      'VALIDATION_ERROR',
+      `This qemu-img (${probe.version ?? 'unknown'}) does not support ${data.target.compressionType} ` +
+        `compression; use one of: ${probe.compressionTypes.join(', ') || 'none'}`,
+      { phase: 'validation' },
+    );
+  }
+  if (!probe.convertFormats.includes(data.target.format)) {
+    throw new HandlerError(
+      'UNSUPPORTED_IMAGE_FORMAT',
+      `This qemu-img cannot write ${data.target.format}; it supports: ${probe.convertFormats.join(', ')}`,
+      { phase: 'validation' },
+    );
+  }
+  const src = await prepareImage(ctx, data.source.path, {
+    field: data.form === 'v1' ? 'payload.data.source' : 'payload.data.image',
+    format: data.source.format,
+  });
+  const target = await targetPath(ctx, src.path);
+  const checksumVerified = await verifyImageChecksum(ctx, src.path, data.source.checksum);
+
+  const temp = partialName(target);
+  try {
+    ctx.progress('conversion', 0, `Converting ${src.format} → ${data.target.format}`);
+    let lastPct = 0;
+    await convertImage({
+      source: src.path,
+      sourceFormat: src.format,
+      target: temp,
+      targetFormat: data.target.format,
+      compress: data.target.compression,
+      compressionType: data.target.compressionType,
+      sparse: data.preserveSparse,
+      signal: ctx.signal,
+      onProgress: (pct) => {
+        if (pct >= lastPct + PROGRESS_STEP && pct < 100) {
+          lastPct = pct;
+          ctx.progress('conversion', pct, `Converted ${pct.toFixed(0)}%`);
+        }
+      },
+    });
+    ctx.progress('conversion', 100, 'Conversion finished');
+
+    let verification: { performed: boolean; identical: boolean | null; message: string } = {
+      performed: false,
+      identical: null,
+      message: 'verify_after_convert is false',
+    };
+    if (data.verify) {
+      ctx.progress('verification', 0, 'Comparing guest-visible content (qemu-img compare)');
+      const cmp = await compareImages(
+        { path: src.path, format: src.format },
+        { path: temp, format: data.target.format },
+        { signal: ctx.signal },
+      );
+      // compare reads both images in full (zero runs of sparse images are skipped by qemu).
+      ctx.metrics.diskRead(src.actualSize);
+      verification = { performed: true, identical: cmp.identical, message: cmp.message };
+      if (!cmp.identical) {
+        throw new HandlerError(
+          'EXECUTION_ERROR',
+          `Converted image differs from the source (${cmp.message}); nothing was written to ${target}`,
+          { phase: 'verification', details: { verification } },
+        );
+      }
+      ctx.progress('verification', 100, 'Guest content identical');
+    }
+    const out = await imageInfo(temp, { format: data.target.format, signal: ctx.signal });
+    await publishNoClobber(temp, target, 'target path');
+    ctx.metrics.diskRead(src.actualSize);
+    ctx.metrics.diskWrite(out.actualSize);
+    ctx.progress('result_generation', 100, `Wrote ${target}`);
+    const result = {
+      status: 'success',
+      source: {
+        path: src.path,
+        format: src.format,
+        virtual_size_bytes: src.virtualSize,
+        allocated_size_bytes: src.actualSize,
+        checksum_verified: checksumVerified,
+      },
+      target: {
+        path: target,
+        format: data.target.format,
+        compression: data.target.compression,
+        compression_type: data.target.compressionType ?? null,
+        virtual_size_bytes: out.virtualSize,
+        allocated_size_bytes: out.actualSize,
+      },
+      preserve_sparse: data.preserveSparse,
+      verification,
+      duration_seconds: (performance.now() - started) / 1000,
+      qemu_img_version: probe.version,
+    };
+    return { data: result, outputs: { primary: target, artifacts: [] } };
+  } finally {
+    // Gone after a successful publish; a partial file after any failure or abort.
+    await removeQuietly(temp);
+  }
+}
+
+async function available(): Promise<HandlerAvailability> {
+  const probe = await probeQemuImg();
+  if (!probe.available) return { available: false, reason: probe.reason ?? 'qemu-img not found' };
+  if (probe.convertFormats.length === 0)
+    return { available: false, reason: 'qemu-img supports no target format' };
+  return { available: true };
+}
+
+export const convertHandler: JobHandler<ConvertRequest> = {
+  operation: 'guestkit.convert',
+  payloadTypes: ['guestkit.convert.v1'],
+  description: 'Converts a disk image between qcow2, raw, vmdk, vdi and vhdx with qemu-img',
+  validate: (data) => validateConvertPayload(data),
+  run,
+  available,
+};
