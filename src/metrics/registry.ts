@@ -1,0 +1,195 @@
+// The Prometheus metrics of interfaces.md, each moved by the worker event it names. One registry
+// per worker (never prom-client's global one) so several workers — or tests — can coexist.
+// Gauges of queue state are *set* from the worker's `queue` event, never inc/dec'd, so they cannot
+// drift; cpu and memory are sampled at scrape time.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type {
+  ChecksumEvent,
+  DiskIoEvent,
+  HandlerExecutedEvent,
+  JobFinishedEvent,
+  QueueChangeEvent,
+  TransportEvent,
+  Worker,
+} from '../worker/types.js';
+
+/** 1, 2, 4, … 2048 seconds. */
+export const DURATION_BUCKETS = Array.from({ length: 12 }, (_, i) => 2 ** i);
+
+export const METRIC_NAMES = [
+  'guestkit_worker_jobs_total',
+  'guestkit_worker_jobs_duration_seconds',
+  'guestkit_worker_active_jobs',
+  'guestkit_worker_queue_depth',
+  'guestkit_handler_executions_total',
+  'guestkit_handler_duration_seconds',
+  'guestkit_checksum_verifications_total',
+  'guestkit_worker_disk_read_bytes_total',
+  'guestkit_worker_disk_write_bytes_total',
+  'guestkit_worker_cpu_seconds_total',
+  'guestkit_worker_memory_bytes',
+  'guestkit_transport_fetches_total',
+  'guestkit_transport_errors_total',
+] as const;
+
+export interface WorkerMetricsOptions {
+  /** Defaults to a fresh registry. */
+  registry?: Registry;
+  /** Also export Node's default process metrics (prefixed `guestkit_process_`). Default false. */
+  defaultMetrics?: boolean;
+}
+
+export interface WorkerMetrics {
+  readonly registry: Registry;
+  /** Prometheus text exposition. */
+  metrics(): Promise<string>;
+  readonly contentType: string;
+  /** Stops listening to the worker. */
+  close(): void;
+}
+
+export function createWorkerMetrics(worker: Worker, options: WorkerMetricsOptions = {}): WorkerMetrics {
+  const registry = options.registry ?? new Registry();
+  const registers = [registry];
+
+  const jobs = new Counter({
+    name: 'guestkit_worker_jobs_total',
+    help: 'Jobs that reached a terminal status',
+    labelNames: ['operation', 'status'] as const,
+    registers,
+  });
+  const jobDuration = new Histogram({
+    name: 'guestkit_worker_jobs_duration_seconds',
+    help: 'Run time of a job (its last attempt) by terminal status',
+    labelNames: ['operation', 'status'] as const,
+    buckets: DURATION_BUCKETS,
+    registers,
+  });
+  const active = new Gauge({
+    name: 'guestkit_worker_active_jobs',
+    help: 'Jobs running now',
+    registers,
+  });
+  const depth = new Gauge({
+    name: 'guestkit_worker_queue_depth',
+    help: 'Jobs pending (queued or waiting for a retry)',
+    registers,
+  });
+  const handlerRuns = new Counter({
+    name: 'guestkit_handler_executions_total',
+    help: 'Handler invocations (one per attempt)',
+    labelNames: ['handler', 'status'] as const,
+    registers,
+  });
+  const handlerDuration = new Histogram({
+    name: 'guestkit_handler_duration_seconds',
+    help: 'Handler run time per invocation',
+    labelNames: ['handler', 'status'] as const,
+    buckets: DURATION_BUCKETS,
+    registers,
+  });
+  const checksums = new Counter({
+    name: 'guestkit_checksum_verifications_total',
+    help: 'Image checksum verifications by outcome',
+    labelNames: ['status'] as const,
+    registers,
+  });
+  const diskRead = new Counter({
+    name: 'guestkit_worker_disk_read_bytes_total',
+    help: 'Bytes the worker read from disk (hashing, copies)',
+    registers,
+  });
+  const diskWrite = new Counter({
+    name: 'guestkit_worker_disk_write_bytes_total',
+    help: 'Bytes the worker wrote to disk',
+    registers,
+  });
+  let lastCpu = process.cpuUsage();
+  new Counter({
+    name: 'guestkit_worker_cpu_seconds_total',
+    help: 'CPU time (user + system) of the worker process since the metrics started',
+    registers,
+    collect() {
+      const now = process.cpuUsage();
+      this.inc((now.user - lastCpu.user + now.system - lastCpu.system) / 1e6);
+      lastCpu = now;
+    },
+  });
+  new Gauge({
+    name: 'guestkit_worker_memory_bytes',
+    help: 'Memory of the worker process',
+    labelNames: ['type'] as const,
+    registers,
+    collect() {
+      const m = process.memoryUsage();
+      this.set({ type: 'rss' }, m.rss);
+      this.set({ type: 'heap' }, m.heapUsed);
+    },
+  });
+  const fetches = new Counter({
+    name: 'guestkit_transport_fetches_total',
+    help: 'Jobs fetched from a transport (files read, HTTP submissions, Redis jobs)',
+    labelNames: ['transport'] as const,
+    registers,
+  });
+  const transportErrors = new Counter({
+    name: 'guestkit_transport_errors_total',
+    help: 'Transport failures (unreadable or refused job files/requests, connection errors)',
+    labelNames: ['transport'] as const,
+    registers,
+  });
+  if (options.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'guestkit_process_' });
+
+  // Series that alerts divide by exist from the start (a rate over a missing series is no data).
+  for (const status of ['success', 'failure', 'skipped']) checksums.inc({ status }, 0);
+  for (const transport of new Set(['http', worker.config.transport])) {
+    fetches.inc({ transport }, 0);
+    transportErrors.inc({ transport }, 0);
+  }
+  active.set(0);
+  depth.set(0);
+
+  const listeners = {
+    'job:finished': (e: JobFinishedEvent) => {
+      jobs.inc({ operation: e.operation, status: e.status });
+      jobDuration.observe({ operation: e.operation, status: e.status }, e.duration_seconds);
+    },
+    queue: (e: QueueChangeEvent) => {
+      depth.set(e.depth);
+      active.set(e.active);
+    },
+    'handler:executed': (e: HandlerExecutedEvent) => {
+      handlerRuns.inc({ handler: e.handler, status: e.status });
+      handlerDuration.observe({ handler: e.handler, status: e.status }, e.duration_seconds);
+    },
+    checksum: (e: ChecksumEvent) => checksums.inc({ status: e.status }),
+    'disk:io': (e: DiskIoEvent) => {
+      if (e.read_bytes > 0) diskRead.inc(e.read_bytes);
+      if (e.write_bytes > 0) diskWrite.inc(e.write_bytes);
+    },
+    'transport:fetch': (e: TransportEvent) => fetches.inc({ transport: e.transport }),
+    'transport:error': (e: TransportEvent) => transportErrors.inc({ transport: e.transport }),
+  };
+  worker.on('job:finished', listeners['job:finished']);
+  worker.on('queue', listeners.queue);
+  worker.on('handler:executed', listeners['handler:executed']);
+  worker.on('checksum', listeners.checksum);
+  worker.on('disk:io', listeners['disk:io']);
+  worker.on('transport:fetch', listeners['transport:fetch']);
+  worker.on('transport:error', listeners['transport:error']);
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    metrics: () => registry.metrics(),
+    close() {
+      worker.off('job:finished', listeners['job:finished']);
+      worker.off('queue', listeners.queue);
+      worker.off('handler:executed', listeners['handler:executed']);
+      worker.off('checksum', listeners.checksum);
+      worker.off('disk:io', listeners['disk:io']);
+      worker.off('transport:fetch', listeners['transport:fetch']);
+      worker.off('transport:error', listeners['transport:error']);
+    },
+  };
+}
