@@ -1,12 +1,20 @@
 // sha256File on a 256 MiB random file: equality with sha256sum, its own native threads, a free
 // event loop, prompt aborts that close the fd, throttled progress and concurrent hashes.
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import {
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sha256File, type Sha256Progress } from '../../lib/index.js';
+import { sha256File, type Sha256Progress } from '../../lib/checksum.js';
 
 const run = promisify(execFile);
 const BIG = 256 * 1024 * 1024;
@@ -143,5 +151,59 @@ describe('concurrent hashes', () => {
     const expected = await Promise.all(files.map(sha256sum));
     expect(new Set(ours).size).toBe(8);
     expect(ours).toEqual(expected);
+  });
+});
+
+describe('files that cannot be mapped are streamed', () => {
+  it('hashes a FIFO fed by another process, with an unknown total', async () => {
+    const fifo = join(dir, 'fifo');
+    await run('mkfifo', [fifo]);
+    const source = join(dir, 'part-3');
+    const writer = spawn('sh', ['-c', `cat '${source}' > '${fifo}'`]);
+    const written = new Promise((r) => writer.on('close', r));
+    const progress: Sha256Progress[] = [];
+    const hex = await sha256File(fifo, { onProgress: (p) => progress.push(p) });
+    expect(await written).toBe(0);
+    expect(hex).toBe(await sha256sum(source));
+    expect(progress.at(-1)?.total).toBe(0);
+  });
+
+  it('hashes a /proc file whose size reads as 0', async () => {
+    expect(await sha256File('/proc/version')).toBe(await sha256sum('/proc/version'));
+  });
+
+  it('aborts an endless stream promptly', async () => {
+    const fifo = join(dir, 'endless');
+    await run('mkfifo', [fifo]);
+    const writer = spawn('sh', ['-c', `exec cat /dev/zero > '${fifo}'`]);
+    const controller = new AbortController();
+    const pending = sha256File(fifo, {
+      signal: controller.signal,
+      onProgress: ({ bytes }) => {
+        if (bytes > 0) controller.abort();
+      },
+    });
+    await expect(pending).rejects.toMatchObject({ name: 'AbortError' });
+    writer.kill();
+    expect(openFds(fifo)).toBe(0);
+  });
+});
+
+// Last: it destroys the 256 MiB file. A mapped file that shrinks raises SIGBUS; the guard must
+// turn that into an error instead of killing the process.
+describe('a file truncated while it is hashed', () => {
+  it('rejects with EIO and the process lives on', async () => {
+    let truncated = false;
+    const err = await sha256File(big, {
+      chunkSize: 64 * 1024,
+      onProgress: ({ bytes }) => {
+        if (truncated || bytes > BIG / 2) return;
+        truncateSync(big, 1024 * 1024);
+        truncated = true;
+      },
+    }).catch((e: unknown) => e);
+    expect(truncated).toBe(true);
+    expect(err).toMatchObject({ code: 'EIO', syscall: 'read', path: big });
+    expect(await sha256File(big)).toBe(await sha256sum(big));
   });
 });

@@ -7,7 +7,13 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChecksumFormatError, createSha256, parseChecksum, sha256File, verifyFile } from '../../lib/index.js';
+import {
+  ChecksumFormatError,
+  createSha256,
+  parseChecksum,
+  sha256File,
+  verifyFile,
+} from '../../lib/checksum.js';
 
 const run = promisify(execFile);
 

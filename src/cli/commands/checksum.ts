@@ -3,7 +3,7 @@
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { stringify } from 'yaml';
-import { createSha256, sha256File } from '../../../lib/index.js';
+import { createSha256, sha256File } from '../../../lib/checksum.js';
 
 /** Files smaller than this finish too fast for a progress bar to be worth drawing. */
 const BAR_MIN_BYTES = 64 * 1024 * 1024;
