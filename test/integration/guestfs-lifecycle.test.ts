@@ -1,0 +1,114 @@
+// Handle lifecycle against real appliances: parallel launches, kill() during launch and during
+// inspect_os, close() while a call runs, and a corrupt disk that must reject, never crash.
+import { readdirSync, readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Guestfs, GuestfsError } from '../../lib/index.js';
+import { getFixtures, type Fixture } from '../fixtures/index.js';
+
+/** qemu processes started by this test process (any thread). */
+function qemuChildren(): number[] {
+  const pids = readdirSync('/proc/self/task').flatMap((t) =>
+    readFileSync(`/proc/self/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number),
+  );
+  return pids.filter((p) => {
+    try {
+      return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('qemu');
+    } catch {
+      return false;
+    }
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits until a qemu process of this test process exists (the launch reached the VM). */
+async function qemuStarted(timeoutMs = 60_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (qemuChildren().length === 0) {
+    if (Date.now() > until) throw new Error('qemu never started');
+    await sleep(50);
+  }
+}
+
+/** Rejection of p and how long after `since` it came. */
+async function rejection(p: Promise<unknown>, since: number): Promise<{ err: unknown; ms: number }> {
+  const err = await p.then(
+    () => new Error('expected a rejection'),
+    (e: unknown) => e,
+  );
+  return { err, ms: Date.now() - since };
+}
+
+describe('Guestfs lifecycle with real appliances', () => {
+  let debian: Fixture;
+  let rhel: Fixture;
+  let corrupt: Fixture;
+
+  beforeAll(async () => {
+    [debian, rhel, corrupt] = await getFixtures(['debian-like', 'rhel-like', 'corrupt']);
+  });
+
+  afterAll(() => {
+    expect(qemuChildren()).toEqual([]);
+  });
+
+  it('kill() during launch rejects it within 2 s, leaves no qemu, and the handle closes', async () => {
+    const g = new Guestfs();
+    await g.addDrive(debian.path, { readonly: true, format: debian.format });
+    const launch = g.launch();
+    await qemuStarted();
+    const t = Date.now();
+    expect(g.kill()).toBeGreaterThan(0);
+    const { err, ms } = await rejection(launch, t);
+    expect(err).toBeInstanceOf(GuestfsError);
+    expect(err).toMatchObject({ code: 'EKILLED', action: 'launch' });
+    expect(ms).toBeLessThan(2000);
+    await expect(g.inspectOs()).rejects.toMatchObject({ code: 'EKILLED' });
+    await g.close();
+    expect(qemuChildren()).toEqual([]);
+  });
+
+  it('launches two handles at once; kill() during inspect_os; close() during a running call', async () => {
+    const t0 = Date.now();
+    const [a, b] = await Promise.all([
+      Guestfs.open({ path: debian.path, format: debian.format }),
+      Guestfs.open({ path: rhel.path, format: rhel.format }),
+    ]);
+    const launchMs = Date.now() - t0;
+    expect(await a.getState()).toBe(2); // READY
+    expect(await b.getState()).toBe(2);
+    expect(launchMs).toBeGreaterThan(0);
+
+    // kill() while inspect_os runs on the handle thread.
+    const inspecting = a.inspectOs();
+    await sleep(300);
+    const t = Date.now();
+    a.kill();
+    const { err, ms } = await rejection(inspecting, t);
+    expect(err).toMatchObject({ code: 'EKILLED', action: 'inspect_os' });
+    expect(ms).toBeLessThan(2000);
+    await a.close();
+
+    // close() while inspect_os runs: queued behind it, no crash, both settle.
+    const roots = b.inspectOs();
+    const closing = b.close();
+    expect(await roots).toEqual(['/dev/sda2']);
+    await closing;
+    await expect(b.inspectOs()).rejects.toMatchObject({ code: 'ECLOSED' });
+    expect(qemuChildren()).toEqual([]);
+  });
+
+  it('rejects the launch of a corrupt qcow2 instead of crashing', async () => {
+    const err = await Guestfs.open({ path: corrupt.path, format: 'qcow2' }).then(
+      async (g) => {
+        await g.close();
+        return new Error('a corrupt qcow2 launched');
+      },
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(GuestfsError);
+    expect((err as GuestfsError).message.length).toBeGreaterThan(0);
+    expect(['add_drive_opts', 'launch']).toContain((err as GuestfsError).action);
+    expect(qemuChildren()).toEqual([]);
+  });
+});
