@@ -1,5 +1,5 @@
 // Crash-safe file writes and moves for the file transport.
-import { open, rename, rm } from 'node:fs/promises';
+import { open, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /** Writes `path` so readers see either nothing or the whole file: temp file, fsync, rename, fsync dir. */
@@ -33,4 +33,32 @@ export async function syncDir(dir: string): Promise<void> {
   } catch {
     // Some filesystems refuse fsync on directories; the rename itself is still atomic.
   }
+}
+
+const TEMP_NAME = /^\..+\.(\d+)\.\d+\.tmp$/;
+
+function alive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Deletes temp files that writeFileAtomic left behind in `dir` when its process died mid-write
+ * (only those whose writer pid is gone). Returns how many were removed.
+ */
+export async function removeStaleTempFiles(dir: string): Promise<number> {
+  let removed = 0;
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const m = TEMP_NAME.exec(name);
+    if (m && !alive(Number(m[1]))) {
+      await rm(join(dir, name), { force: true });
+      removed++;
+    }
+  }
+  return removed;
 }

@@ -18,7 +18,7 @@ import { WorkerError } from '../../protocol/errors.js';
 import { formatForFile, parseJobText } from '../../protocol/parse.js';
 import { isTerminal } from '../../protocol/schema.js';
 import type { Worker } from '../../worker/types.js';
-import { syncDir, writeFileAtomic } from './atomic.js';
+import { removeStaleTempFiles, syncDir, writeFileAtomic } from './atomic.js';
 
 export { writeFileAtomic } from './atomic.js';
 
@@ -82,6 +82,11 @@ export class FileTransport {
   private async ensureDirs(): Promise<void> {
     for (const d of [this.options.jobsDir, this.doneDir, this.failedDir, this.options.resultsDir]) {
       await mkdir(d, { recursive: true });
+    }
+    // A crash mid-write leaves a temp file (never a partial result): clean those up.
+    for (const d of [this.options.resultsDir, this.failedDir]) {
+      const n = await removeStaleTempFiles(d);
+      if (n > 0) this.options.logger.info({ dir: d, removed: n }, 'removed temp files of a crashed writer');
     }
   }
 
