@@ -1,14 +1,30 @@
 #!/usr/bin/env node
 // guestkit-worker command line: one module per command under ./commands.
 import { Command } from 'commander';
+import { registerCancel } from './commands/cancel.js';
+import { registerCapabilities } from './commands/capabilities.js';
 import { registerChecksum } from './commands/checksum.js';
 import { registerDaemon } from './commands/daemon.js';
+import { registerEvents } from './commands/events.js';
+import { registerHealth } from './commands/health.js';
+import { registerList } from './commands/list.js';
+import { registerResult } from './commands/result.js';
+import { registerStatus } from './commands/status.js';
+import { registerSubmit } from './commands/submit.js';
 
 const program = new Command();
 program.name('guestkit-worker').description('Job-processing worker for virtual-machine disk operations');
 // Command registrations (one line each; keep sorted by command name):
+registerCancel(program);
+registerCapabilities(program);
 registerChecksum(program);
 registerDaemon(program);
+registerEvents(program);
+registerHealth(program);
+registerList(program);
+registerResult(program);
+registerStatus(program);
+registerSubmit(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);

@@ -1,0 +1,69 @@
+// `guestkit-worker list`: jobs, newest first, filtered and paginated by the server.
+import { Option, type Command } from 'commander';
+import type { JobStatus } from '../../protocol/schema.js';
+import type { ListQuery } from '../../worker/types.js';
+import {
+  action,
+  clientCommand,
+  clientFor,
+  parseIntOption,
+  print,
+  say,
+  table,
+  type ClientCommandOptions,
+} from '../api-command.js';
+
+interface ListOptions extends ClientCommandOptions {
+  status?: JobStatus;
+  operation?: string;
+  limit: string;
+  cursor?: string;
+}
+
+export function registerList(program: Command): void {
+  clientCommand(
+    program
+      .command('list')
+      .description('List jobs, newest first')
+      .addOption(
+        new Option('-s, --status <status>', 'only jobs in this status').choices([
+          'pending',
+          'assigned',
+          'running',
+          'completed',
+          'failed',
+          'cancelled',
+          'timeout',
+        ]),
+      )
+      .option('--operation <op>', 'only jobs of this operation')
+      .option('-n, --limit <n>', 'page size (1-1000)', '100')
+      .option('--cursor <cursor>', 'next_cursor of the previous page'),
+  ).action(
+    action(async (o: ListOptions) => {
+      const query: ListQuery = { limit: parseIntOption(o.limit, '--limit', 1) };
+      if (o.status) query.status = o.status;
+      if (o.operation) query.operation = o.operation;
+      if (o.cursor) query.cursor = o.cursor;
+      const page = await clientFor(o).list(query);
+      print(o.output, page, () =>
+        table(
+          ['JOB ID', 'OPERATION', 'STATUS', 'ATTEMPT', 'SUBMITTED', 'PROGRESS'],
+          page.jobs.map((j) => [
+            j.job_id,
+            j.operation,
+            j.status,
+            String(j.attempt),
+            j.submitted_at,
+            j.progress ? `${j.progress.percent}% ${j.progress.phase}` : '-',
+          ]),
+        ),
+      );
+      if (o.output === 'table') {
+        say(
+          `${page.jobs.length} of ${page.total} job(s)${page.next_cursor ? `; next page: --cursor ${page.next_cursor}` : ''}`,
+        );
+      }
+    }),
+  );
+}
