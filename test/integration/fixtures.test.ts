@@ -64,13 +64,13 @@ async function virtInspector(disks: Fixture[]): Promise<Map<string, InspectedOs>
   return new Map(parseInspectorXml(stdout).map((os) => [os.fields.root, os]));
 }
 
-// Three launches, each with two disks, so every OS fixture is seen once. Disk order matters:
+// Three launches of two or three disks each, so every OS fixture is seen once. Disk order matters:
 // ubuntu-like's fstab names /dev/sda, so it goes first in its run; the pairs also prove that two
 // guests in one appliance keep their identities apart (what compare relies on).
 const RUNS: FixtureName[][] = [
   ['debian-like', 'debian-like-updated'],
   ['ubuntu-like', 'debian-like-vmdk'],
-  ['rhel-like', 'multi-os'],
+  ['rhel-like', 'multi-os', 'rhel-lvm'],
 ];
 
 interface Case {
@@ -104,7 +104,7 @@ describe('virt-inspector recognises the OS fixtures', () => {
       const roots = CASES.filter((c) => c.run === run).map((c) => c.expected.root);
       expect([...reports[run].keys()].sort()).toEqual(roots.sort());
     });
-    expect(CASES).toHaveLength(7);
+    expect(CASES).toHaveLength(8);
   });
 
   it('OS identity matches the facts', () => {
