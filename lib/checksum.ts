@@ -20,7 +20,10 @@ export interface Sha256FileOptions {
   signal?: AbortSignal;
   /** Called at most 10 times per second while hashing, plus once at the end with `bytes` = the final size. */
   onProgress?: (progress: Sha256Progress) => void;
-  /** Read size in bytes (64 KiB – 64 MiB, rounded up to 4 KiB); default 1 MiB. Three buffers are in flight. */
+  /**
+   * Bytes per step (64 KiB – 64 MiB, rounded up to 4 KiB; default 1 MiB): how often abort is checked,
+   * and the read size with three buffers in flight for inputs that are streamed rather than mapped.
+   */
   chunkSize?: number;
 }
 
@@ -85,9 +88,12 @@ export function createSha256(): Sha256 {
 }
 
 /**
- * Hashes a whole file (regular file, block device or FIFO) with SHA-256 off the JS thread.
- * Resolves with lowercase hex. Rejects with fs-shaped errors (`code`, `errno`, `syscall`, `path`:
- * `ENOENT`, `EACCES`, `EISDIR`, …) and with an `AbortError` when `signal` aborts.
+ * Hashes a whole file (regular file, block device or FIFO) with SHA-256 off the JS thread, on two
+ * native threads of its own. Resolves with lowercase hex. A regular file is hashed from a memory
+ * mapping at the size it had when opened (one that shrinks meanwhile rejects with `EIO`); other
+ * inputs are read to EOF. Rejects with fs-shaped errors (`code`, `errno`, `syscall`, `path`:
+ * `ENOENT`, `EACCES`, `EISDIR`, …) and with an `AbortError` (`code` `ABORT_ERR`, `cause` the
+ * signal's reason) when `signal` aborts — after the file is closed and the threads have stopped.
  */
 export function sha256File(path: string | URL, options: Sha256FileOptions = {}): Promise<string> {
   const { signal, onProgress } = options;

@@ -10,6 +10,7 @@
 //   callback(3, bytes, total)        aborted
 // Exactly one of 1/2/3 is delivered, after the fd is closed and the helper thread has ended.
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -79,6 +80,7 @@ class Job {
 
  private:
   void Run() {
+    pthread_setname_np(pthread_self(), "gk-sha256");  // visible in top -H, gdb, /proc/*/task
     Outcome outcome = Hash();
     auto* event = new Event{Event::kDone, outcome.bytes, total_, std::move(outcome)};
     if (event->outcome.status == Outcome::kFailed) event->kind = Event::kFailed;

@@ -2,6 +2,7 @@
 // ahead of the hasher resident and mapped (MADV_POPULATE_READ; it waits on I/O so the hasher does
 // not), and the hasher unmaps what it has hashed so a 100 GiB image never holds 100 GiB worth of
 // page tables. Without the copy read(2) makes, one core hashes at nearly `openssl speed` rate.
+#include <pthread.h>
 #include <sys/mman.h>
 
 #include <algorithm>
@@ -50,6 +51,7 @@ class Mapping {
 
 void Prefetch(uint8_t* base, uint64_t size, const std::atomic<uint64_t>& hashed,
               const std::atomic<bool>& stop, Control& control) {
+  pthread_setname_np(pthread_self(), "gk-sha256-pf");
   int advice = MADV_POPULATE_READ;
   for (uint64_t off = 0; off < size && !stop;) {
     // Never work on what the hasher has already passed (and may have unmapped).

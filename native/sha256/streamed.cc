@@ -1,6 +1,7 @@
 // Reader thread + hashing thread over three page-aligned buffers: one being filled by read(2),
 // one being hashed, one ready, so neither side waits for the other at a handover. Serves what
 // cannot be mapped: pipes, character devices, /proc-like files, block devices.
+#include <pthread.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -45,6 +46,7 @@ class Pipeline {
   }
 
   void ReadLoop(int fd) {
+    pthread_setname_np(pthread_self(), "gk-sha256-rd");
     for (;;) {
       uint8_t* buf = nullptr;
       if (!control_.WaitFor([&] { return !empty_.empty(); })) return;
