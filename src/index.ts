@@ -62,3 +62,15 @@ export {
   type TransportKind,
 } from './config.js';
 export { createLogger, silentLogger, type Logger } from './logger.js';
+export {
+  WorkerClient,
+  ApiClientError,
+  DEFAULT_API_URL,
+  type WorkerClientOptions,
+  type JobStreamEvent,
+  type SubmitResponse,
+  type CancelResponse,
+  type Capabilities,
+} from './cli/client.js';
+export { buildApi, startApi, type BuildApiOptions, type ServerHandle } from './api/index.js';
+export { createWorkerMetrics, startMetrics, METRIC_NAMES, type WorkerMetrics } from './metrics/index.js';
