@@ -1,7 +1,7 @@
 // The fixture builder, checked from the host side (sfdisk, blkid, qemu-img, debugfs, rpm): every
 // image is built cold into a private cache dir, and each planted fact is read back from the bytes.
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -12,6 +12,7 @@ import {
   FIXTURE_NAMES,
   HOST_FIXTURE_NAMES,
   builderHash,
+  createOverlay,
   factsOnDisk,
   getFixture,
   loadFixture,
@@ -24,6 +25,7 @@ import {
   readPartitionTable,
   statGuestPath,
 } from '../fixtures/inspect-image.js';
+import { acquireBuildLock } from '../fixtures/lock.js';
 import type { OsFacts } from '../fixtures/types.js';
 import { DEBIAN_UPDATE_CHANGES } from '../fixtures/variants.js';
 
@@ -311,6 +313,35 @@ describe('fixture builder', () => {
     const racers = await Promise.all([1, 2, 3].map(() => loadFixture('rhel-like', { cacheDir: fresh })));
     expect(new Set(racers.map((r) => r.path)).size).toBe(1);
     expect(await readdir(fresh)).toEqual([`rhel-like-${await builderHash()}`]);
+  });
+
+  it('an overlay takes writes without touching the cached image', async () => {
+    const before = await readFile(fx['ubuntu-like'].path);
+    const overlay = await createOverlay(fx['ubuntu-like'], scratch);
+    const { stdout } = await execFileP('qemu-img', ['info', '--output=json', overlay]);
+    expect(JSON.parse(stdout)).toMatchObject({ format: 'qcow2', 'backing-filename': fx['ubuntu-like'].path });
+    await execFileP('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0x5a 0 1M', overlay]);
+    expect((await readFile(fx['ubuntu-like'].path)).equals(before)).toBe(true);
+    const { stdout: cmp } = await execFileP('qemu-io', ['-f', 'qcow2', '-c', 'read -P 0x5a 0 1M', overlay]);
+    expect(cmp).not.toContain('Pattern verification failed');
+  });
+
+  it('the appliance build lock makes later builders wait, and a dead owner does not block', async () => {
+    const lock = join(scratch, '.lock-test');
+    let finished = false;
+    const first = await acquireBuildLock(lock, async () => finished);
+    expect(first).not.toBeNull();
+    const second = acquireBuildLock(lock, async () => finished);
+    await new Promise((r) => setTimeout(r, 700));
+    finished = true;
+    expect(await second).toBeNull();
+    await first!();
+
+    await writeFile(lock, '2147483646'); // a pid that cannot be running
+    const third = await acquireBuildLock(lock, async () => false);
+    expect(third).not.toBeNull();
+    expect((await readFile(lock, 'utf8')).trim()).toBe(String(process.pid));
+    await third!();
   });
 
   it('getFixture memoizes per process and rejects unknown names with a code', async () => {
