@@ -73,15 +73,32 @@ void Core::Start(Napi::Env env) {
   // The TSFN keeps the core alive until its finalizer, which runs on the JS thread: the core (and
   // the napi values it holds) is therefore never destroyed on the handle thread.
   auto keep = new std::shared_ptr<Core>(shared_from_this());
-  tsfn_ = Tsfn::New(
-      env, "guestfs", 0, 1, this, [](Napi::Env, std::shared_ptr<Core>* k, Core*) { delete k; }, keep);
+  auto finalize = [](Napi::Env env, std::shared_ptr<Core>* k, Core* c) {
+    napi_remove_env_cleanup_hook(env, OnEnvTeardown, c);
+    delete k;
+  };
+  tsfn_ = Tsfn::New(env, "guestfs", 0, 1, this, finalize, keep);
   tsfn_.Unref(env);  // an idle handle does not keep the process alive
+  // Registered after the TSFN's own hook, so it runs first (hooks run in reverse order).
+  napi_add_env_cleanup_hook(env, OnEnvTeardown, this);
   std::thread([self = shared_from_this()]() mutable {
     self->Run();
-    Tsfn t = self->tsfn_;
-    self.reset();
-    t.Release();
+    Core* c = self.get();
+    std::shared_ptr<Core> last = std::move(self);
+    // Release last: until then the TSFN finalizer (JS thread) cannot run and the core stays
+    // alive; the core's last owner is then the wrapper or that finalizer, both on the JS thread.
+    c->WithTsfn([&last](Tsfn& t) {
+      Tsfn copy = t;
+      last.reset();
+      copy.Release();
+    });
   }).detach();
+}
+
+void Core::OnEnvTeardown(void* arg) {
+  auto c = static_cast<Core*>(arg);
+  std::lock_guard<std::mutex> lock(c->tsfn_mutex_);
+  c->env_gone_ = true;
 }
 
 Napi::Value Core::Enqueue(Napi::Env env, const char* action, Call fn) {
@@ -175,7 +192,9 @@ void Core::Push(std::unique_ptr<Job> job) {
 
 void Core::Deliver(std::unique_ptr<Job> job) {
   auto m = new JobMessage(std::move(job));
-  if (tsfn_.BlockingCall(m) != napi_ok) delete m;  // environment is shutting down
+  bool sent = false;
+  WithTsfn([&](Tsfn& t) { sent = t.BlockingCall(m) == napi_ok; });
+  if (!sent) delete m;  // environment is shutting down
 }
 
 namespace {
@@ -192,7 +211,9 @@ void Core::PostEvent(uint64_t event, const char* buf, size_t buf_len, const uint
   free(name);
   if (buf) m->text.assign(buf, buf_len);  // not NUL-terminated
   if (array) m->array.assign(array, array + array_len);
-  if (tsfn_.NonBlockingCall(m) != napi_ok) delete m;
+  bool sent = false;
+  WithTsfn([&](Tsfn& t) { sent = t.NonBlockingCall(m) == napi_ok; });
+  if (!sent) delete m;
 }
 
 void Core::Init() {

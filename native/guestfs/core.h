@@ -72,6 +72,12 @@ class Core : public std::enable_shared_from_this<Core> {
   void PostEvent(uint64_t event, const char* buf, size_t buf_len, const uint64_t* array, size_t array_len);
 
  private:
+  static void OnEnvTeardown(void* core);
+  template <typename F>
+  void WithTsfn(F f) {  // runs f(tsfn_) unless the environment is gone
+    std::lock_guard<std::mutex> lock(tsfn_mutex_);
+    if (!env_gone_) f(tsfn_);
+  }
   void Push(std::unique_ptr<Job> job);
   void Run();
   void Init();
@@ -80,6 +86,10 @@ class Core : public std::enable_shared_from_this<Core> {
 
   Config config_;
   Tsfn tsfn_;
+  // Node frees every TSFN when its environment is torn down (process exit), even one a thread
+  // still uses: the teardown hook flips env_gone_ so the handle thread stops touching it.
+  std::mutex tsfn_mutex_;
+  bool env_gone_ = false;
   guestfs_h* g_ = nullptr;                   // handle thread only
   std::unique_ptr<Failure> init_failure_;    // handle thread only
   std::mutex mutex_;
