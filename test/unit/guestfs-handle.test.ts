@@ -1,10 +1,13 @@
 // The handle runtime without an appliance: configuration, queue order, errors, close/kill
 // semantics, events, and that handles (closed or merely dropped) give back their threads.
+import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { Guestfs, GuestfsError } from '../../lib/index.js';
+import { PACKAGE_ROOT } from '../../lib/native.js';
 
 const threads = (): number => readdirSync('/proc/self/task').length;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -142,5 +145,25 @@ describe('Guestfs handle (no appliance)', () => {
       await sleep(50);
     }
     expect(threads()).toBeLessThanOrEqual(base);
+  });
+
+  it('lets the process exit while handles are busy or unclosed (no crash at environment teardown)', () => {
+    const script = `
+      const a = require(${JSON.stringify(join(PACKAGE_ROOT, 'build', 'Release', 'guestkit.node'))});
+      for (let i = 0; i < 20; i++) {
+        const g = new a.GuestfsHandle({ backendSettings: ['force_tcg'] });
+        for (let j = 0; j < 20; j++) g.get_memsize().catch(() => {});
+        if (i % 2) g.close();
+      }
+      if (process.argv[1] === 'exit') setImmediate(() => process.exit(3));`;
+    for (const mode of ['natural', 'exit']) {
+      const r = spawnSync(process.execPath, ['-e', script, mode], { encoding: 'utf8', timeout: 30_000 });
+      expect({ mode, status: r.status, signal: r.signal, stderr: r.stderr }).toEqual({
+        mode,
+        status: mode === 'exit' ? 3 : 0,
+        signal: null,
+        stderr: '',
+      });
+    }
   });
 });
