@@ -84,8 +84,9 @@ describe('sha256File on a 256 MiB file', () => {
 
     expect(hex).toBe(bigHex);
     // A hash on the JS thread would show one gap as long as the whole hash.
-    expect(ticks).toBeGreaterThanOrEqual(Math.floor(elapsed / 5 / 4));
-    expect(maxGap).toBeLessThan(Math.max(60, elapsed / 2));
+    // (Bounds are loose because the 2 cores are shared; a blocked loop would tick ~once.)
+    expect(ticks).toBeGreaterThanOrEqual(Math.floor(elapsed / 100));
+    expect(maxGap).toBeLessThan(Math.max(100, elapsed / 3));
     // Reader + hasher are threads of their own, not libuv pool workers, and they are gone afterwards.
     expect(peakThreads).toBeGreaterThanOrEqual(before + 2);
     expect(await waitFor(() => threadCount() <= before, 2000)).toBe(true);
@@ -124,7 +125,7 @@ describe('sha256File on a 256 MiB file', () => {
     expect(abortedAt).toBeGreaterThan(0);
     expect(bytesAtAbort).toBeLessThan(BIG);
     expect(err).toMatchObject({ name: 'AbortError', code: 'ABORT_ERR' });
-    expect(latency).toBeLessThan(250);
+    expect(latency).toBeLessThan(500);
     expect(openFds(big)).toBe(0);
     expect(await waitFor(() => threadCount() <= before, 2000)).toBe(true);
   });
