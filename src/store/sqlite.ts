@@ -2,10 +2,16 @@
 // process crash (kill -9), which is what at-least-once needs; fsync per commit is skipped.
 // better-sqlite3 is synchronous: every statement here is prepared once and touches a handful of
 // rows through an index (microseconds), so running it on the JS thread is acceptable.
+//
+// Group commit: writes made during one event-loop turn share one transaction, committed on
+// setImmediate; each write's promise resolves only after that commit, so whatever a caller
+// acknowledges (a submission, a terminal status) is durable. Each write runs in its own savepoint,
+// so a failing one leaves the others intact.
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { JobErrorInfo } from '../protocol/errors.js';
+import { WalCheckpointer } from './checkpointer.js';
 import type { JobStatus, ProgressEvent, ResultDocument } from '../protocol/schema.js';
 import type { JobProgress, ListQuery } from '../worker/types.js';
 import type {
@@ -39,7 +45,7 @@ CREATE TABLE IF NOT EXISTS jobs (
   envelope TEXT NOT NULL,
   source TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS jobs_queue ON jobs(status, priority DESC, seq);
+CREATE INDEX IF NOT EXISTS jobs_pending ON jobs(priority DESC, seq) WHERE status = 'pending';
 CREATE INDEX IF NOT EXISTS jobs_status_seq ON jobs(status, seq);
 CREATE INDEX IF NOT EXISTS jobs_operation_seq ON jobs(operation, seq);
 CREATE INDEX IF NOT EXISTS jobs_completed ON jobs(completed_at) WHERE completed_at IS NOT NULL;
@@ -138,6 +144,10 @@ export class SqliteStore implements JobStore {
   private stmts!: ReturnType<SqliteStore['prepare']>;
   /** Dynamic statements (transition patches, list filters) prepared once per distinct SQL text. */
   private readonly cache = new Map<string, Database.Statement>();
+  /** The open group-commit transaction's waiters (undefined when none is open). */
+  private batch: { resolve: () => void; reject: (err: unknown) => void }[] | undefined;
+  private savepoint!: (fn: () => unknown) => unknown;
+  private checkpointer: WalCheckpointer | undefined;
 
   constructor(private readonly options: SqliteStoreOptions) {
     this.eventsPerJob = options.eventsPerJob ?? 1000;
@@ -152,11 +162,55 @@ export class SqliteStore implements JobStore {
     db.pragma('busy_timeout = 5000');
     db.pragma('foreign_keys = OFF');
     db.exec(SCHEMA);
+    if (this.options.path !== ':memory:') {
+      db.pragma('wal_autocheckpoint = 0');
+      this.checkpointer = new WalCheckpointer(this.options.path);
+    }
     this.db = db;
     this.stmts = this.prepare(db);
+    // Inside the open batch transaction, better-sqlite3 runs this as a SAVEPOINT.
+    this.savepoint = db.transaction((fn: () => unknown) => fn());
+  }
+
+  /** Runs `fn` in the current group-commit batch; resolves after the batch commits. */
+  private write<T>(fn: () => T): Promise<T> {
+    const db = this.conn;
+    if (!this.batch) {
+      db.exec('BEGIN IMMEDIATE');
+      this.batch = [];
+      setImmediate(() => this.commit());
+    }
+    let value: T;
+    try {
+      value = this.savepoint(fn) as T;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise<T>((resolve, reject) => this.batch?.push({ resolve: () => resolve(value), reject }));
+  }
+
+  private commit(): void {
+    const waiters = this.batch;
+    this.batch = undefined;
+    if (!waiters || !this.db) return;
+    try {
+      this.db.exec('COMMIT');
+    } catch (err) {
+      try {
+        this.db.exec('ROLLBACK');
+      } catch {
+        // already rolled back
+      }
+      for (const w of waiters) w.reject(err);
+      return;
+    }
+    for (const w of waiters) w.resolve();
   }
 
   async close(): Promise<void> {
+    this.commit();
+    await this.checkpointer?.stop();
+    this.checkpointer = undefined;
     this.cache.clear();
     this.db?.close();
     this.db = undefined;
@@ -179,6 +233,7 @@ export class SqliteStore implements JobStore {
   private prepare(db: Database.Database) {
     return {
       byId: db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE job_id = ?'),
+      statusOf: db.prepare<[string], { status: JobStatus }>('SELECT status FROM jobs WHERE job_id = ?'),
       insert: db.prepare(
         `INSERT INTO jobs (job_id, operation, payload_type, status, attempt, priority, execution, submitted_at,
            idempotency_key, envelope, source)
@@ -211,7 +266,7 @@ export class SqliteStore implements JobStore {
         'SELECT status, COUNT(*) AS n FROM jobs GROUP BY status',
       ),
       pending: db.prepare<[number], JobRow>(
-        "SELECT * FROM jobs WHERE status = 'pending' ORDER BY priority DESC, seq LIMIT ?",
+        "SELECT * FROM jobs INDEXED BY jobs_pending WHERE status = 'pending' ORDER BY priority DESC, seq LIMIT ?",
       ),
       interrupted: db.prepare<[], JobRow>(
         "SELECT * FROM jobs WHERE status IN ('assigned', 'running') ORDER BY seq",
@@ -225,7 +280,7 @@ export class SqliteStore implements JobStore {
 
   async create(job: NewJob): Promise<CreateOutcome> {
     const s = this.stmts;
-    const run = this.conn.transaction((): CreateOutcome => {
+    return this.write((): CreateOutcome => {
       const existing = s.byId.get(job.job_id);
       if (existing) {
         const rec = fromRow(existing);
@@ -273,7 +328,6 @@ export class SqliteStore implements JobStore {
       };
       return { kind: 'created', job: created };
     });
-    return run.immediate();
   }
 
   async get(jobId: string): Promise<JobRecord | undefined> {
@@ -289,9 +343,8 @@ export class SqliteStore implements JobStore {
     result?: ResultDocument,
   ): Promise<JobRecord | undefined> {
     const s = this.stmts;
-    const db = this.conn;
-    const run = db.transaction((): JobRecord | undefined => {
-      const row = s.byId.get(jobId);
+    return this.write((): JobRecord | undefined => {
+      const row = s.statusOf.get(jobId);
       if (!row || !from.includes(row.status)) return undefined;
       const sets: string[] = ['status = @to'];
       const params: Record<string, unknown> = { to, job_id: jobId };
@@ -301,14 +354,13 @@ export class SqliteStore implements JobStore {
         params[k] = (k === 'error' || k === 'progress') && v !== null ? JSON.stringify(v) : v;
       }
       // Column names come from TransitionPatch keys only; the statement cache keeps this cheap.
-      this.sql(`UPDATE jobs SET ${sets.join(', ')} WHERE job_id = @job_id`).run(params);
-      const now = Date.now();
-      s.history.run(jobId, row.status, to, now, patch.attempt ?? row.attempt);
+      const next = this.sql(`UPDATE jobs SET ${sets.join(', ')} WHERE job_id = @job_id RETURNING *`).get(
+        params,
+      ) as JobRow;
+      s.history.run(jobId, row.status, to, Date.now(), next.attempt);
       if (result) s.resultPut.run(jobId, JSON.stringify(result));
-      const next = s.byId.get(jobId);
-      return next ? fromRow(next) : undefined;
+      return fromRow(next);
     });
-    return run.immediate();
   }
 
   async appendEvent(event: ProgressEvent): Promise<void> {
@@ -318,12 +370,12 @@ export class SqliteStore implements JobStore {
       percent: event.progress_percent,
       message: event.message,
     };
-    this.conn.transaction(() => {
+    await this.write(() => {
       s.eventPut.run(event.job_id, event.sequence, JSON.stringify(event));
       if (event.sequence >= this.eventsPerJob)
         s.eventTrim.run(event.job_id, event.sequence - this.eventsPerJob);
       s.progressPut.run(JSON.stringify(progress), event.job_id);
-    })();
+    });
   }
 
   async events(jobId: string, afterSequence = -1): Promise<ProgressEvent[]> {
@@ -392,31 +444,27 @@ export class SqliteStore implements JobStore {
 
   async requeueInterrupted(workerId?: string): Promise<JobRecord[]> {
     const s = this.stmts;
-    const db = this.conn;
-    return db
-      .transaction((): JobRecord[] => {
-        const out: JobRecord[] = [];
-        for (const row of s.interrupted.all()) {
-          if (workerId !== undefined && row.worker_id !== null && row.worker_id !== workerId) continue;
-          // A run that started counts as an attempt; one that was only assigned did not run.
-          const attempt = row.status === 'running' ? row.attempt + 1 : row.attempt;
-          this.sql(
-            "UPDATE jobs SET status = 'pending', attempt = ?, worker_id = NULL, not_before = NULL WHERE job_id = ?",
-          ).run(attempt, row.job_id);
-          s.history.run(row.job_id, row.status, 'pending', Date.now(), attempt);
-          const next = s.byId.get(row.job_id);
-          if (next) out.push(fromRow(next));
-        }
-        return out;
-      })
-      .immediate();
+    return this.write((): JobRecord[] => {
+      const out: JobRecord[] = [];
+      for (const row of s.interrupted.all()) {
+        if (workerId !== undefined && row.worker_id !== null && row.worker_id !== workerId) continue;
+        // A run that started counts as an attempt; one that was only assigned did not run.
+        const attempt = row.status === 'running' ? row.attempt + 1 : row.attempt;
+        this.sql(
+          "UPDATE jobs SET status = 'pending', attempt = ?, worker_id = NULL, not_before = NULL WHERE job_id = ?",
+        ).run(attempt, row.job_id);
+        s.history.run(row.job_id, row.status, 'pending', Date.now(), attempt);
+        const next = s.byId.get(row.job_id);
+        if (next) out.push(fromRow(next));
+      }
+      return out;
+    });
   }
 
   async purgeTerminal(olderThan: number): Promise<number> {
-    const db = this.conn;
     const ids = this.stmts.expired.all(olderThan).map((r) => r.job_id);
     if (ids.length === 0) return 0;
-    db.transaction(() => {
+    await this.write(() => {
       for (const id of ids) {
         this.sql('DELETE FROM events WHERE job_id = ?').run(id);
         this.sql('DELETE FROM results WHERE job_id = ?').run(id);
@@ -424,11 +472,13 @@ export class SqliteStore implements JobStore {
         this.sql('DELETE FROM idempotency_keys WHERE job_id = ?').run(id);
         this.sql('DELETE FROM jobs WHERE job_id = ?').run(id);
       }
-    })();
+    });
     return ids.length;
   }
 
   async ping(): Promise<void> {
     this.stmts.ping.get();
+    const err = this.checkpointer?.error;
+    if (err) throw new Error(`WAL checkpoints failing: ${err}`);
   }
 }

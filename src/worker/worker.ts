@@ -285,7 +285,16 @@ export class LocalWorker extends EventEmitter<WorkerEvents> implements Worker {
         { phase: 'validation' },
       );
     }
-    checkConstraints(envelope, await this.capabilities(), this.config, handler.requires);
+    const probed = await this.probe.get();
+    checkConstraints(
+      envelope,
+      {
+        version: this.config.version,
+        capabilities: { operations: await this.registry.availableOperations(), ...probed },
+      },
+      this.config,
+      handler.requires,
+    );
     const availability = await handlerAvailability(handler);
     if (!availability.available) {
       throw new WorkerError(

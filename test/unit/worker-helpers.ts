@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveConfig, type WorkerConfigInput } from '../../src/config.js';
-import { defaultRegistry } from '../../src/handlers/index.js';
-import type { HandlerRegistry } from '../../src/handlers/registry.js';
+import { systemEchoHandler, testEchoHandler } from '../../src/handlers/index.js';
+import { HandlerRegistry } from '../../src/handlers/registry.js';
 import { JobBuilder } from '../../src/protocol/builder.js';
 import type { JobEnvelope } from '../../src/protocol/schema.js';
 import { createWorker, type LocalWorker } from '../../src/worker/worker.js';
@@ -21,7 +21,8 @@ export interface TestWorker {
 
 export async function startTestWorker(
   overrides: WorkerConfigInput = {},
-  registry: HandlerRegistry = defaultRegistry.clone(),
+  // Only the echo handlers (plus whatever a test registers): fast and isolated from other handlers.
+  registry: HandlerRegistry = new HandlerRegistry().register(systemEchoHandler).register(testEchoHandler),
 ): Promise<TestWorker> {
   const dir = mkdtempSync(join(tmpdir(), 'gk-worker-'));
   const workers: LocalWorker[] = [];

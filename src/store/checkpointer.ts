@@ -1,0 +1,61 @@
+// WAL checkpoints off the JS thread. With synchronous=NORMAL a commit only appends to the WAL;
+// the fsyncs happen when the WAL is copied back into the database (a checkpoint). SQLite's
+// automatic checkpoint would run inside whichever commit crosses the threshold — on the JS
+// thread, for tens to hundreds of milliseconds on a busy disk — so it is disabled on the main
+// connection and a worker thread with its own connection checkpoints (PASSIVE: never blocks
+// writers) every `intervalMs`.
+import { createRequire } from 'node:module';
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
+
+// Plain CommonJS evaluated in the thread, so it runs the same from src/ (tsx) and dist/.
+const THREAD_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.driver);
+const db = new Database(workerData.path);
+db.pragma('busy_timeout = 5000');
+const checkpoint = () => {
+  try {
+    db.pragma('wal_checkpoint(PASSIVE)');
+  } catch (err) {
+    parentPort.postMessage({ error: String(err && err.message || err) });
+  }
+};
+const timer = setInterval(checkpoint, workerData.intervalMs);
+parentPort.on('message', (msg) => {
+  if (msg !== 'stop') return;
+  clearInterval(timer);
+  checkpoint();
+  db.close();
+  parentPort.close();
+});
+`;
+
+export class WalCheckpointer {
+  private readonly worker: Worker;
+  private lastError: string | undefined;
+
+  constructor(path: string, intervalMs = 250) {
+    const driver = createRequire(import.meta.url).resolve('better-sqlite3');
+    this.worker = new Worker(THREAD_SOURCE, { eval: true, workerData: { driver, path, intervalMs } });
+    this.worker.on('message', (m: { error?: string }) => (this.lastError = m.error));
+    this.worker.on('error', (err) => (this.lastError = err.message));
+    this.worker.unref();
+  }
+
+  /** The last checkpoint failure, if any (health checks). */
+  get error(): string | undefined {
+    return this.lastError;
+  }
+
+  async stop(): Promise<void> {
+    // Keep the process alive until the thread has finished its last checkpoint.
+    this.worker.ref();
+    const exited = once(this.worker, 'exit');
+    this.worker.postMessage('stop');
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 5000)))]);
+    clearTimeout(timer);
+    await this.worker.terminate();
+  }
+}
