@@ -1,7 +1,6 @@
 // Preparing a job's disk image before any handler touches it: allowed path, trusted format
 // (declared, checked against qemu-img's probe), every backing file inside the allowed roots, size
 // limit, and the optional SHA-256 checksum on the native hasher.
-import { sha256File } from '../../lib/checksum.js';
 import { HandlerError, WorkerError } from '../protocol/errors.js';
 import { backingChain, type ImageInfo } from '../tools/qemu-img.js';
 import { resolveAllowedPath } from '../worker/paths.js';
@@ -116,6 +115,8 @@ export async function verifyImageChecksum(
   ctx.progress('checksum', 0, `Verifying SHA-256 of ${path}`);
   let lastPercent = -1;
   let hashed = 0;
+  // Loaded on first use: registering handlers must not require the native addon.
+  const { sha256File } = await import('../../lib/checksum.js');
   const actual = await sha256File(path, {
     signal: ctx.signal,
     onProgress: ({ bytes, total }) => {

@@ -2,6 +2,7 @@
 // (one line each) as they are added.
 import { convertHandler } from './convert/index.js';
 import { systemEchoHandler, testEchoHandler } from './echo.js';
+import { fixHandler } from './fix/index.js';
 import { HandlerRegistry } from './registry.js';
 import type { AnyHandler } from './types.js';
 
@@ -21,6 +22,7 @@ export const defaultRegistry = new HandlerRegistry();
 defaultRegistry.register(systemEchoHandler);
 defaultRegistry.register(testEchoHandler);
 defaultRegistry.register(convertHandler);
+defaultRegistry.register(fixHandler);
 
 /** Adds an operation to the default registry (affects workers created afterwards and running ones). */
 export function registerHandler(handler: AnyHandler, options: { replace?: boolean } = {}): void {

@@ -1,6 +1,5 @@
 // Small typed readers for payload fields: each failure is a VALIDATION_ERROR naming the field,
 // in the protocol's "Invalid field value: <field> - <why>" wording.
-import { parseChecksum } from '../../lib/checksum.js';
 import { ValidationError } from '../protocol/errors.js';
 
 export type Obj = Record<string, unknown>;
@@ -52,13 +51,25 @@ export function oneOf<T extends string>(
   return lower as T;
 }
 
-/** `sha256:<hex>` or bare hex → lowercase hex; other algorithms / shapes are validation errors. */
+/**
+ * `sha256:<hex>` or bare hex (case-insensitive, whitespace ignored) → lowercase hex; another
+ * algorithm or shape is a validation error. Mirrors lib/checksum's parseChecksum without loading
+ * the native addon at submission time.
+ */
 export function checksum(v: unknown, field: string): string | undefined {
   const s = str(v, field);
   if (s === undefined) return undefined;
-  try {
-    return parseChecksum(s);
-  } catch (err) {
-    throw new ValidationError((err as Error).message, { field });
+  let hex = s.trim();
+  const colon = hex.indexOf(':');
+  if (colon !== -1) {
+    const algorithm = hex.slice(0, colon).toLowerCase();
+    if (algorithm !== 'sha256') {
+      throw new ValidationError(`Unsupported checksum algorithm: ${algorithm}. Only 'sha256' is supported.`, {
+        field,
+      });
+    }
+    hex = hex.slice(colon + 1);
   }
+  if (!/^[0-9a-f]{64}$/i.test(hex)) throw invalid(field, 'must be sha256:<64 hex digits> or 64 hex digits');
+  return hex.toLowerCase();
 }

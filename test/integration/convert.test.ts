@@ -99,7 +99,7 @@ describe('guestkit.convert', () => {
       });
       expect(r.status, JSON.stringify(r.error)).toBe('completed');
       expect((r.data as ConvertData).source.checksum_verified).toBe(true);
-      expect(r.metrics.disk_read_bytes).toBeGreaterThanOrEqual((await stat(fx.path)).size);
+      expect(r.metrics?.disk_read_bytes).toBeGreaterThanOrEqual((await stat(fx.path)).size);
       const info = await imageInfo(target);
       expect(info.compressionType).toBe(type);
       expect(info.actualSize).toBeLessThan((await stat(fx.path)).size);

@@ -1,0 +1,146 @@
+// The declared targets of a fix job and the commit itself: either `qemu-img commit` of the
+// overlay into the image (after an optional reflink/sparse backup), or a new image converted
+// from the overlay (the original is then only read). Plus the report file.
+import { spawn } from 'node:child_process';
+import { constants } from 'node:fs';
+import { access, rename, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import { stringify } from 'yaml';
+import { HandlerError } from '../../protocol/errors.js';
+import { commitImage, convertImage } from '../../tools/qemu-img.js';
+import { resolveAllowedPath } from '../../worker/paths.js';
+import type { PreparedImage } from '../image.js';
+import { freeSibling, partialName, publishNoClobber, refuseExisting, removeQuietly } from '../output-file.js';
+import type { HandlerContext } from '../types.js';
+import type { FixRequest } from './payload.js';
+import type { FixReport, FixTargets } from './steps.js';
+
+export async function resolveFixTargets(
+  ctx: HandlerContext<FixRequest>,
+  image: PreparedImage,
+): Promise<FixTargets> {
+  const { output, image: req } = ctx.data;
+  const roots = ctx.config.allowedRoots;
+  const target = async (path: string, field: string) =>
+    resolveAllowedPath(path, roots, { kind: 'target', field });
+  let fixedImage: string | null = null;
+  let backupPath: string | null = null;
+  if (output.fixedImage) {
+    fixedImage = await target(output.fixedImage, 'payload.data.output.fixed_image');
+    await refuseExisting(fixedImage, 'payload.data.output.fixed_image');
+    if (fixedImage === image.path) {
+      throw new HandlerError('VALIDATION_ERROR', 'output.fixed_image must differ from image.path', {
+        phase: 'validation',
+      });
+    }
+  } else {
+    try {
+      await access(image.path, constants.W_OK);
+    } catch {
+      throw new HandlerError(
+        'VALIDATION_ERROR',
+        `${image.path} is not writable, so the fix cannot be committed into it; give output.fixed_image instead`,
+        { phase: 'validation' },
+      );
+    }
+    // A backup only makes sense when the original is about to change.
+    if (req.createBackup) {
+      const wanted = req.backupPath ?? (await freeSibling(dirname(image.path), basename(image.path), 'bak'));
+      backupPath = await target(wanted, 'payload.data.image.backup_path');
+      await refuseExisting(backupPath, 'payload.data.image.backup_path');
+    }
+  }
+  const logPath = output.logPath ? await target(output.logPath, 'payload.data.output.log_path') : undefined;
+  return { fixedImage, fixedImageFormat: output.fixedImageFormat ?? image.format, backupPath, logPath };
+}
+
+/** `cp --reflink=auto --sparse=always`: instant on reflink filesystems, keeps holes elsewhere. */
+function copyImage(src: string, dest: string, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const child = spawn('cp', ['--reflink=auto', '--sparse=always', '--', src, dest], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    const onAbort = () => child.kill('SIGKILL');
+    signal.addEventListener('abort', onAbort, { once: true });
+    child.on('error', (err) => (stderr ||= err.message));
+    child.on('close', (code) => {
+      signal.removeEventListener('abort', onAbort);
+      if (signal.aborted) reject(signal.reason);
+      else if (code === 0) resolve();
+      else reject(new HandlerError('EXECUTION_ERROR', `Backup copy to ${dest} failed: ${stderr.trim()}`));
+    });
+  });
+}
+
+export async function commitFix(
+  ctx: HandlerContext<FixRequest>,
+  image: PreparedImage,
+  overlay: string,
+  targets: FixTargets,
+  report: FixReport,
+): Promise<void> {
+  const { signal } = ctx;
+  const onProgress = (pct: number) => ctx.progress('commit', 90 + pct / 20, `Committing ${pct.toFixed(0)}%`);
+  if (targets.fixedImage) {
+    ctx.progress('commit', 90, `Writing the fixed image ${targets.fixedImage}`);
+    const temp = partialName(targets.fixedImage);
+    try {
+      await convertImage({
+        source: overlay,
+        sourceFormat: 'qcow2',
+        target: temp,
+        targetFormat: targets.fixedImageFormat,
+        signal,
+        onProgress,
+      });
+      await publishNoClobber(temp, targets.fixedImage, 'payload.data.output.fixed_image');
+    } finally {
+      await removeQuietly(temp);
+    }
+    ctx.metrics.diskWrite((await stat(targets.fixedImage)).blocks * 512);
+    report.commit = { mode: 'fixed_image', target: targets.fixedImage, format: targets.fixedImageFormat };
+    return;
+  }
+  report.commit = { mode: 'none', target: image.path, format: image.format, backup: null };
+  if (targets.backupPath) {
+    ctx.progress('commit', 88, `Backing up ${image.path} to ${targets.backupPath}`);
+    const temp = partialName(targets.backupPath);
+    try {
+      await copyImage(image.path, temp, signal);
+      await publishNoClobber(temp, targets.backupPath, 'payload.data.image.backup_path');
+    } finally {
+      await removeQuietly(temp);
+    }
+    const bytes = (await stat(targets.backupPath)).size;
+    ctx.metrics.diskRead(bytes);
+    ctx.metrics.diskWrite(bytes);
+    report.commit.backup = { path: targets.backupPath, bytes };
+  }
+  // Last point where an abort leaves the original untouched. The commit itself is not killed: a
+  // half-written commit would corrupt the image, and it only copies the few changed clusters.
+  if (signal.aborted) throw signal.reason;
+  ctx.progress('commit', 90, `Committing the overlay into ${image.path}`);
+  await commitImage(overlay, { onProgress });
+  ctx.metrics.diskWrite((await stat(overlay)).blocks * 512);
+  report.commit.mode = 'in_place';
+}
+
+/** The report at output.log_path (JSON or YAML), written atomically. */
+export async function writeFixReport(
+  path: string | undefined,
+  format: 'json' | 'yaml',
+  report: FixReport,
+): Promise<void> {
+  if (!path) return;
+  const temp = partialName(path);
+  const text = format === 'yaml' ? stringify(report) : `${JSON.stringify(report, null, 2)}\n`;
+  try {
+    await writeFile(temp, text, { mode: 0o644 });
+    await rename(temp, path);
+  } finally {
+    await removeQuietly(temp);
+  }
+}
