@@ -1,0 +1,207 @@
+// guestkit.compare: baseline and target disks in ONE appliance lease; each root is inspected and
+// its /etc (and optionally every file) checksummed in its own mount; small changed text files
+// get a unified diff. The diffing itself is pure (diff-report.ts, config-diff.ts).
+import type { ApplianceLease } from '../../../lib/appliance.js';
+import type { Guestfs } from '../../../lib/guestfs.js';
+import { collectReport } from '../inspect/collect.js';
+import type { InspectionReport } from '../inspect/report.js';
+import {
+  imageInfo,
+  noOperatingSystem,
+  prepareInput,
+  runOnAppliance,
+  type PreparedInput,
+} from '../profile/appliance-step.js';
+import { resolveDestination, writeReportFile } from '../profile/report-file.js';
+import type { HandlerContext, HandlerResult, JobHandler } from '../types.js';
+import {
+  attachDiffs,
+  diffTrees,
+  readChanged,
+  snapshotTree,
+  type TextOrOmitted,
+  type TreeSnapshot,
+} from './config-diff.js';
+import { diffReports } from './diff-report.js';
+import { validateComparePayload, type CompareRequest } from './payload.js';
+import { recommend } from './recommendations.js';
+import type { ComparisonReport, FilesDiff } from './types.js';
+
+export { validateComparePayload, type CompareRequest } from './payload.js';
+export { diffReports, diffPackages, diffServices, diffUsers, fieldChanges } from './diff-report.js';
+export { unifiedDiff } from './unified-diff.js';
+export { compareVersions, formatVersion } from './version.js';
+export type * from './types.js';
+
+interface Side {
+  report: InspectionReport;
+  etc: TreeSnapshot | null;
+  all: TreeSnapshot | null;
+}
+
+interface Collected {
+  baseline: Side;
+  target: Side;
+  config: FilesDiff | null;
+  files: FilesDiff | null;
+  warnings: string[];
+}
+
+async function inspectBoth(
+  ctx: HandlerContext<CompareRequest>,
+  lease: ApplianceLease,
+  inputs: readonly [PreparedInput, PreparedInput],
+): Promise<Collected> {
+  const { options } = ctx.data;
+  const rootsByDrive = await lease.rootsByDrive();
+  const warnings: string[] = [];
+  const roots = inputs.map((input, i) => {
+    const found = rootsByDrive[i] ?? [];
+    if (found.length === 0) throw noOperatingSystem(input);
+    if (found.length > 1)
+      warnings.push(
+        `${input.path} holds ${found.length} operating systems; compared the first (${found[0]})`,
+      );
+    return found[0];
+  });
+  const sides: Side[] = [];
+  let config: FilesDiff | null = null;
+  let files: FilesDiff | null = null;
+  let targetTexts = new Map<string, TextOrOmitted>();
+  for (const [i, input] of inputs.entries()) {
+    const label = i === 0 ? 'baseline' : 'target';
+    const side: Partial<Side> = {};
+    side.report = await collectReport(
+      lease,
+      roots[i],
+      { include_packages: options.compare_packages, include_databases: true },
+      {
+        signal: lease.signal,
+        image: imageInfo(input, lease.drives[i]),
+        progress: (phase, percent, message) =>
+          ctx.progress(phase, 20 + 30 * i + 0.25 * percent, `${label}: ${message}`),
+        whileMounted: async (g: Guestfs) => {
+          ctx.progress('disk_inspection', 20 + 30 * i + 27, `${label}: checksumming files`);
+          side.etc =
+            options.compare_config || options.compare_files ? await snapshotTree(g, '/etc', true) : null;
+          side.all = options.compare_files ? await snapshotTree(g, '/', false) : null;
+          if (i === 1) {
+            // Both sides' checksums are known now: read the target's changed files while mounted.
+            const base = sides[0];
+            if (base.etc && side.etc) {
+              config = diffTrees(base.etc, side.etc, { ignoreTimestamps: options.ignore_timestamps });
+              if (options.compare_config) targetTexts = await readChanged(g, config.changed, 'target');
+            }
+            if (base.all && side.all) files = diffTrees(base.all, side.all, { ignoreTimestamps: true });
+          }
+        },
+      },
+    );
+    sides.push(side as Side);
+  }
+  const changed = (config as FilesDiff | null)?.changed ?? [];
+  if (options.compare_config && changed.length > 0) {
+    ctx.progress('disk_inspection', 82, `Diffing ${changed.length} changed /etc files`);
+    const baseTexts = await lease.guestfs.withMountedRoot(roots[0], (g) =>
+      readChanged(g, changed, 'baseline'),
+    );
+    attachDiffs(changed, baseTexts, targetTexts);
+  } else {
+    for (const c of changed) c.diff_omitted = 'not_requested';
+  }
+  for (const c of (files as FilesDiff | null)?.changed ?? []) c.diff_omitted = 'not_requested';
+  return { baseline: sides[0], target: sides[1], config, files, warnings };
+}
+
+export function buildComparison(
+  c: Collected,
+  options: CompareRequest['options'],
+  now = new Date(),
+): ComparisonReport {
+  const diff = diffReports(c.baseline.report, c.target.report);
+  const config = options.compare_config ? c.config : null;
+  const counts = {
+    operating_system: diff.operating_system.length,
+    packages: {
+      added: diff.packages.added.length,
+      removed: diff.packages.removed.length,
+      changed: diff.packages.changed.length,
+    },
+    services: {
+      added: diff.services.added.length,
+      removed: diff.services.removed.length,
+      enabled: diff.services.enabled.length,
+      disabled: diff.services.disabled.length,
+    },
+    users: {
+      added: diff.users.added.length,
+      removed: diff.users.removed.length,
+      changed: diff.users.changed.length,
+    },
+    config_files: config
+      ? { added: config.added.length, removed: config.removed.length, changed: config.changed.length }
+      : null,
+  };
+  const sum = (o: Record<string, number> | null) => Object.values(o ?? {}).reduce((a, b) => a + b, 0);
+  const total =
+    counts.operating_system +
+    sum(counts.packages) +
+    sum(counts.services) +
+    sum(counts.users) +
+    sum(counts.config_files) +
+    diff.kernels.added.length +
+    diff.kernels.removed.length +
+    diff.network.length +
+    diff.security.length +
+    (c.files ? c.files.added.length + c.files.removed.length + c.files.changed.length : 0);
+  const report: ComparisonReport = {
+    version: '1.0',
+    baseline: { image: c.baseline.report.image, operating_system: c.baseline.report.operating_system },
+    target: { image: c.target.report.image, operating_system: c.target.report.operating_system },
+    summary: { identical: total === 0, total_differences: total, ...counts },
+    operating_system: diff.operating_system,
+    packages: options.compare_packages ? diff.packages : null,
+    services: diff.services,
+    users: diff.users,
+    kernels: diff.kernels,
+    network: diff.network,
+    security: diff.security,
+    config_files: config,
+    ...(c.files ? { files: c.files } : {}),
+    warnings: c.warnings,
+    timestamp: now.toISOString(),
+  };
+  if (options.recommendations) report.recommendations = recommend(diff, config);
+  return report;
+}
+
+async function run(ctx: HandlerContext<CompareRequest>): Promise<HandlerResult> {
+  const { data } = ctx;
+  ctx.progress('validation', 0, 'Checking images and output path');
+  const baseline = await prepareInput(ctx, data.baseline, 'payload.data.baseline');
+  const target = await prepareInput(ctx, data.target, 'payload.data.target');
+  const destination = await resolveDestination(
+    data.output,
+    ctx.config.allowedRoots,
+    'payload.data.output.destination',
+  );
+  const collected = await runOnAppliance(ctx, [baseline, target], (lease) =>
+    inspectBoth(ctx, lease, [baseline, target]),
+  );
+  ctx.progress('result_generation', 95, 'Writing the comparison');
+  const report = buildComparison(collected, data.options);
+  if (destination) ctx.metrics.diskWrite(await writeReportFile(destination, data.output, report));
+  ctx.progress('result_generation', 100, `${report.summary.total_differences} difference(s)`);
+  return {
+    data: { status: 'success', output_file: destination, summary: report.summary, report },
+    ...(destination ? { outputs: { primary: destination } } : {}),
+  };
+}
+
+export const compareHandler: JobHandler<CompareRequest> = {
+  operation: 'guestkit.compare',
+  payloadTypes: ['guestkit.compare.v1'],
+  description: 'Differences between two disk images: OS, packages, services, users, /etc files',
+  validate: (data) => validateComparePayload(data),
+  run,
+};
