@@ -4,7 +4,12 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { Ajv } from 'ajv';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+} from 'fastify';
 import type { Logger } from '../logger.js';
 import { parseJobText } from '../protocol/parse.js';
 import type { Worker } from '../worker/types.js';
@@ -54,6 +59,13 @@ export async function buildApi(worker: Worker, options: BuildApiOptions = {}): P
     // Per-request lines would dominate the log at load; failures are logged by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
+    // Longer than any valid job id, so an over-long id gets the schema's 400, not a 414.
+    maxParamLength: 512,
+    // Router-level failures (bad URL encoding, …) get the same envelope as everything else.
+    frameworkErrors: (err, _req, reply) => {
+      const { status, body } = mapError(err);
+      void (reply as FastifyReply).code(status).type('application/json; charset=utf-8').send(body);
+    },
     forceCloseConnections: true,
   });
   const allowed = methodIndex(app);

@@ -69,6 +69,13 @@ export function mapError(err: unknown): MappedError {
           'Unsupported Content-Type; send the job as application/json (or application/yaml)',
         ),
       };
+    case 'FST_ERR_BAD_URL':
+      return { status: 400, body: body('VALIDATION_ERROR', 'Malformed URL: fix its percent-encoding') };
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return {
+        status: 400,
+        body: body('VALIDATION_ERROR', 'Invalid path parameter: far too long for a job id'),
+      };
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
