@@ -208,6 +208,10 @@ function model(fn) {
     else if (ctype === 'char *const *') kind = 'StringList';
     else if (ctype === 'int') kind = gp?.type === 'gboolean' ? 'Bool' : 'Int';
     else if (ctype === 'int64_t') kind = 'Int64';
+    else if (ctype.startsWith('void *'))
+      return {
+        skip: `takes a raw C pointer ('${ctype}', a libvirt virDomainPtr) that JS cannot hold; use addDomain(name)`,
+      };
     else return { skip: `parameter type '${ctype}' has no binding` };
     params.push({ name: pname, kind });
   }
@@ -261,8 +265,21 @@ if (opts.coverage) {
   const skipped = all.filter((x) => x.m.skip);
   const deprecated = all.filter((x) => x.fn.deprecated);
   const pct = ((100 * (all.length - skipped.length)) / all.length).toFixed(1);
+  console.log('action → TypeScript method(s)');
+  for (const { fn, m } of all) {
+    const dep = fn.deprecated ? ' [deprecated]' : '';
+    if (m.skip) console.log(`  ${fn.name} ✗ not bound${dep}`);
+    else if (viaOpts.has(fn.name))
+      console.log(`  ${fn.name} → ${camel(fn.name)} (through ${fn.name}_opts)${dep}`);
+    else if (m.optargs && viaOpts.has(fn.name.replace(/_opts$/, '')))
+      console.log(`  ${fn.name} → ${camel(fn.name.replace(/_opts$/, ''))}, ${camel(fn.name)}${dep}`);
+    else console.log(`  ${fn.name} → ${camel(fn.name)}${dep}`);
+  }
+  console.log('');
   console.log(`libguestfs actions in ${opts.header} (excluding _va/_argv variants): ${all.length}`);
-  console.log(`bound: ${all.length - skipped.length} (${pct}%), of which deprecated: ${deprecated.length}`);
+  console.log(
+    `bound: ${all.length - skipped.length} (${pct}%); deprecated actions among all: ${deprecated.length} (bound, marked @deprecated)`,
+  );
   console.log(
     `native wrappers: ${natives.length}; plain forms reached through their _opts form: ${viaOpts.size}`,
   );
