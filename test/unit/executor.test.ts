@@ -542,3 +542,45 @@ describe('queries', () => {
     expect(last.seconds_in_previous).toBeGreaterThanOrEqual(0);
   });
 });
+
+describe('handler context', () => {
+  it('progress is clamped and numbered, trace ids flow into events and results, metrics hooks fire', async () => {
+    t = await startTestWorker();
+    t.registry.register(
+      handler('test.ctx', async (ctx) => {
+        ctx.progress('checksum', 150, 'over', { file: 'a' });
+        ctx.progress('disk_attach', -3, 'under');
+        ctx.progress('cleanup', Number.NaN, 'nan');
+        ctx.metrics.diskRead(1000);
+        ctx.metrics.diskRead(24);
+        ctx.metrics.diskWrite(7);
+        ctx.metrics.checksum('success');
+        return { config_pool: ctx.config.pool, attempt: ctx.attempt, aborted: ctx.signal.aborted };
+      }),
+    );
+    const io: number[] = [];
+    const checks: string[] = [];
+    t.worker.on('disk:io', (e) => io.push(e.read_bytes, e.write_bytes));
+    t.worker.on('checksum', (e) => checks.push(e.status));
+    const live: number[] = [];
+    t.worker.on('progress', (e) => live.push(e.sequence));
+    const j = job('test.ctx', {}, (b) => b.observability({ trace_id: 'trace-1', span_id: 'span-1' }));
+    await t.worker.submit(j);
+    await t.worker.waitFor(j.job_id);
+    const events = await t.worker.events(j.job_id);
+    expect(events.map((e) => [e.sequence, e.phase, e.progress_percent])).toEqual([
+      [0, 'checksum', 100],
+      [1, 'disk_attach', 0],
+      [2, 'cleanup', 0],
+    ]);
+    expect(events[0].details).toEqual({ file: 'a' });
+    expect(events.every((e) => e.observability?.trace_id === 'trace-1')).toBe(true);
+    expect(live).toEqual([0, 1, 2]);
+    const r = await t.worker.result(j.job_id);
+    expect(r?.observability).toEqual({ trace_id: 'trace-1', span_id: 'span-1' });
+    expect(r?.metrics).toMatchObject({ disk_read_bytes: 1024, disk_write_bytes: 7 });
+    expect(r?.data).toEqual({ config_pool: 'default', attempt: 1, aborted: false });
+    expect(io).toEqual([1000, 0, 24, 0, 0, 7]);
+    expect(checks).toEqual(['success']);
+  });
+});
