@@ -8,7 +8,9 @@
 namespace guestkit::sha256 {
 namespace {
 
-thread_local sigjmp_buf* t_jump = nullptr;
+// initial-exec: a plain %fs-relative load, safe inside a signal handler even on threads that never
+// touched it (the default dynamic model may call into the allocator there).
+__attribute__((tls_model("initial-exec"))) thread_local sigjmp_buf* t_jump = nullptr;
 struct sigaction g_previous;
 bool g_installed = false;
 
@@ -35,7 +37,6 @@ bool InstallBusGuard() {
 
 bool GuardedUpdate(Digest& digest, const uint8_t* data, size_t len) {
   sigjmp_buf jump;
-  t_jump = nullptr;  // first touch of the thread_local happens here, outside any signal handler
   if (sigsetjmp(jump, 1) != 0) {
     t_jump = nullptr;
     return false;
