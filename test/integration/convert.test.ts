@@ -7,6 +7,8 @@ import { readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { convertHandler } from '../../src/handlers/convert/index.js';
+import { HandlerRegistry } from '../../src/handlers/registry.js';
 import type { ResultDocument } from '../../src/protocol/schema.js';
 import { CONVERT_FORMATS, compareImages, imageInfo, probeQemuImg } from '../../src/tools/qemu-img.js';
 import { getFixtures, type Fixture } from '../fixtures/index.js';
@@ -32,7 +34,7 @@ interface ConvertData {
 
 beforeAll(async () => {
   fixtures = await getFixtures(['debian-like', 'rhel-like', 'debian-like-vmdk', 'ubuntu-like-vdi']);
-  tw = await startTestWorker({ maxConcurrent: 2 });
+  tw = await startTestWorker({ maxConcurrent: 2 }, new HandlerRegistry().register(convertHandler));
 });
 
 afterAll(async () => {
