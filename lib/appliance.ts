@@ -61,8 +61,10 @@ export interface AppliancePoolOptions {
   maxDrivesPerAppliance?: number;
   /** Appliances running at once (default: the number of cores). */
   maxAppliances?: number;
-  /** How long a new batch waits for more requests before launching (default 150 ms). */
+  /** How long a new batch waits for more requests before launching (default 300 ms). */
   batchWindowMs?: number;
+  /** False: every request gets an appliance of its own (untrusted tenants). Default true. */
+  sharing?: boolean;
   /** Handle options for every appliance (backend, memsize…). */
   guestfs?: GuestfsOptions;
   logger?: Logger;
@@ -113,6 +115,36 @@ interface QemuImgInfo {
   'backing-filename'?: string;
   'full-backing-filename'?: string;
   'format-specific'?: { type: string; data?: { 'data-file'?: string; extents?: { filename: string }[] } };
+}
+
+/** Formats whose metadata `qemu-img check` validates (cheap: metadata only, no data reads). */
+const CHECKABLE_FORMATS = new Set(['qcow2', 'vdi', 'vhdx']);
+
+/**
+ * Refuses an image with corrupt metadata before it reaches an appliance: qemu would fail the whole
+ * shared launch with a generic message, costing every drive of the batch a retry.
+ */
+async function checkImage(given: string, path: string, format: string): Promise<void> {
+  try {
+    await execFileP('qemu-img', ['check', '-U', '-f', format, '--output=json', path], {
+      timeout: 120_000,
+      maxBuffer: 8 * 1024 * 1024,
+    });
+  } catch (err) {
+    const e = err as { stderr?: string; message: string; code?: number | string };
+    // 3: leaked clusters only (harmless for reading); 63: check not supported for this image.
+    if (e.code === 3 || e.code === 63) return;
+    const lines = (e.stderr ?? e.message).split('\n').map((l) => l.trim());
+    const reason =
+      lines.find((l) => /image is corrupt/i.test(l)) ??
+      lines.find((l) => l.startsWith('qemu-img:') && !/check failed/i.test(l)) ??
+      lines.find((l) => l.length > 0) ??
+      'metadata check failed';
+    throw new ApplianceError('APPLIANCE_ERROR', `Image ${given} is corrupt (${format}): ${reason}`, {
+      details: { path, format, qemu_message: reason },
+      cause: err,
+    });
+  }
 }
 
 /**
@@ -186,6 +218,7 @@ export async function probeImage(drive: DriveRequest): Promise<ProbedDrive> {
       { details: { path, declared_format: drive.format, detected_format: detected } },
     );
   }
+  if (CHECKABLE_FORMATS.has(detected)) await checkImage(drive.path, path, detected);
   return {
     path,
     format: detected,
@@ -266,6 +299,7 @@ export class AppliancePool {
   readonly maxDrivesPerAppliance: number;
   readonly maxAppliances: number;
   readonly batchWindowMs: number;
+  readonly sharing: boolean;
   readonly #guestfsOptions: GuestfsOptions;
   readonly #log: Logger;
   readonly #batches = new Set<Batch>();
@@ -277,7 +311,8 @@ export class AppliancePool {
   constructor(options: AppliancePoolOptions = {}) {
     this.maxDrivesPerAppliance = Math.max(1, options.maxDrivesPerAppliance ?? 8);
     this.maxAppliances = Math.max(1, options.maxAppliances ?? availableParallelism());
-    this.batchWindowMs = Math.max(0, options.batchWindowMs ?? 150);
+    this.batchWindowMs = Math.max(0, options.batchWindowMs ?? 300);
+    this.sharing = options.sharing ?? true;
     this.#guestfsOptions = options.guestfs ?? {};
     this.#log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'appliance-pool' });
   }
@@ -318,7 +353,7 @@ export class AppliancePool {
         drives: probed,
         fn: fn as (lease: ApplianceLease) => Promise<unknown>,
         group: options.group ?? 'default',
-        shareable: options.shareable ?? true,
+        shareable: this.sharing && (options.shareable ?? true),
         solo: false,
         signal,
         onStage: options.onStage,
@@ -738,12 +773,30 @@ export class AppliancePool {
 let shared: AppliancePool | undefined;
 let sharedOptions: AppliancePoolOptions = {};
 
+function envNumber(name: string): number | undefined {
+  const v = process.env[name];
+  return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
+}
+
+/** Environment overrides: GUESTKIT_APPLIANCE_DRIVES, GUESTKIT_APPLIANCES, GUESTKIT_APPLIANCE_BATCH_MS, GUESTKIT_APPLIANCE_SHARING=0. */
+function envPoolOptions(): AppliancePoolOptions {
+  const o: AppliancePoolOptions = {};
+  const drives = envNumber('GUESTKIT_APPLIANCE_DRIVES');
+  const appliances = envNumber('GUESTKIT_APPLIANCES');
+  const windowMs = envNumber('GUESTKIT_APPLIANCE_BATCH_MS');
+  if (drives !== undefined) o.maxDrivesPerAppliance = drives;
+  if (appliances !== undefined) o.maxAppliances = appliances;
+  if (windowMs !== undefined) o.batchWindowMs = windowMs;
+  if (process.env.GUESTKIT_APPLIANCE_SHARING === '0') o.sharing = false;
+  return o;
+}
+
 /**
  * The worker's pool, created on first use (handlers of every operation share it, so their drives
  * batch together). `configureSharedAppliancePool` sets its options before that first use.
  */
 export function getSharedAppliancePool(): AppliancePool {
-  shared ??= new AppliancePool(sharedOptions);
+  shared ??= new AppliancePool({ ...envPoolOptions(), ...sharedOptions });
   return shared;
 }
 
@@ -762,4 +815,15 @@ export async function closeSharedAppliancePool(): Promise<void> {
   const pool = shared;
   shared = undefined;
   await pool?.close();
+}
+
+/**
+ * Worker stop: closes the shared pool when no job of any worker in this process still uses it
+ * (several workers may share one process in tests and embeddings).
+ */
+export async function closeSharedAppliancePoolIfIdle(): Promise<boolean> {
+  const s = shared?.status();
+  if (!s || s.running > 0 || s.queued > 0) return false;
+  await closeSharedAppliancePool();
+  return true;
 }

@@ -3,6 +3,7 @@
 import { convertHandler } from './convert/index.js';
 import { systemEchoHandler, testEchoHandler } from './echo.js';
 import { fixHandler } from './fix/index.js';
+import { inspectHandler } from './inspect/index.js';
 import { HandlerRegistry } from './registry.js';
 import type { AnyHandler } from './types.js';
 
@@ -23,6 +24,7 @@ defaultRegistry.register(systemEchoHandler);
 defaultRegistry.register(testEchoHandler);
 defaultRegistry.register(convertHandler);
 defaultRegistry.register(fixHandler);
+defaultRegistry.register(inspectHandler);
 
 /** Adds an operation to the default registry (affects workers created afterwards and running ones). */
 export function registerHandler(handler: AnyHandler, options: { replace?: boolean } = {}): void {

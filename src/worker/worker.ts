@@ -19,6 +19,7 @@ import { isTerminal } from '../protocol/schema.js';
 import { validateEnvelope } from '../protocol/validate.js';
 import { SqliteStore } from '../store/sqlite.js';
 import type { JobRecord, JobStore } from '../store/types.js';
+import { closeSharedAppliancePoolIfIdle } from '../../lib/appliance.js';
 import { shutdownReason } from './attempt.js';
 import { buildRegistration, CapabilityProbe, checkConstraints, type FeatureProbe } from './capabilities.js';
 import { Executor } from './executor.js';
@@ -236,6 +237,7 @@ export class LocalWorker extends EventEmitter<WorkerEvents> implements Worker {
       }
     }
     this.scheduler.clear();
+    await closeSharedAppliancePoolIfIdle(); // no qemu outlives the worker
     await this.store.close();
     this.setState('offline');
     this.logger.info('worker stopped');

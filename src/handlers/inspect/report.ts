@@ -104,7 +104,7 @@ export interface UserAccount {
   shell: string;
   /** The shell lets the account log in (not nologin/false) and the password is not locked. */
   login: boolean;
-  /** uid below the guest's UID_MIN (login.defs, default 1000) and not 0… root counts as system. */
+  /** uid below the guest's UID_MIN (login.defs, default 1000; root included) or nobody (65534). */
   system: boolean;
   /** Password locked (`!`/`*` hash) in /etc/shadow; false when shadow has no entry. */
   locked: boolean;
@@ -148,7 +148,8 @@ export interface SecurityInfo {
   firewall: {
     ufw: { installed: boolean; enabled: boolean; default_incoming: string | null };
     firewalld: { installed: boolean; enabled: boolean; default_zone: string | null };
-    iptables: { installed: boolean; rules_files: string[] };
+    /** enabled: a rules file exists and a service loads it (iptables / netfilter-persistent). */
+    iptables: { installed: boolean; enabled: boolean; rules_files: string[] };
     nftables: { installed: boolean; enabled: boolean };
   };
   /** Effective sshd_config values (first occurrence wins, as sshd does); null when not set / no sshd. */

@@ -1,0 +1,136 @@
+// The common start of every disk-reading handler (inspect, profile, compare): allowed paths,
+// checksum verification overlapped with the appliance boot, the shared appliance pool, and
+// libguestfs failures turned into protocol errors.
+import { getSharedAppliancePool, type ApplianceLease, type AppliancePool } from '../../../lib/appliance.js';
+import { verifyFile } from '../../../lib/checksum.js';
+import { GuestfsError } from '../../../lib/guestfs.js';
+import { HandlerError, WorkerError } from '../../protocol/errors.js';
+import { resolveAllowedPath } from '../../worker/paths.js';
+import type { HandlerContext } from '../types.js';
+import type { ImageSpec } from './payload.js';
+import type { ImageInfo } from './report.js';
+
+export interface AttachOptions {
+  /** Never share the appliance with other jobs. */
+  isolated?: boolean;
+  /** Field names for messages, one per image (default `payload.data.image.path`). */
+  fields?: string[];
+  /** Another pool than the worker's shared one (tests, CLI). */
+  pool?: AppliancePool;
+}
+
+let poolOverride: AppliancePool | undefined;
+/** Makes handlers use `pool` instead of the shared one (CLI, benchmarks); undefined restores it. */
+export function useAppliancePool(pool: AppliancePool | undefined): void {
+  poolOverride = pool;
+}
+
+/** A failure inside the appliance as a job error (qemu died, a call failed, the handle was killed). */
+export function applianceFailure(err: unknown, signal: AbortSignal): unknown {
+  if (signal.aborted) return signal.reason;
+  if (err instanceof WorkerError) return err;
+  if (err instanceof GuestfsError) {
+    return new HandlerError('APPLIANCE_ERROR', `libguestfs ${err.action} failed: ${err.message}`, {
+      phase: 'disk_inspection',
+      details: { action: err.action, errno: err.code },
+      recoverable: err.code === 'EKILLED' || err.action === 'launch',
+      cause: err,
+    });
+  }
+  return err;
+}
+
+/**
+ * Attaches `images` (one appliance, request order) and runs `fn` on the lease. Checksums are
+ * verified while the appliance boots; `fn`'s result is only returned once every checksum matched,
+ * and a mismatch aborts the work at once (IMAGE_CHECKSUM_MISMATCH, phase checksum).
+ */
+export async function withImages<T>(
+  ctx: HandlerContext<unknown>,
+  images: readonly ImageSpec[],
+  fn: (lease: ApplianceLease, info: ImageInfo[]) => Promise<T>,
+  options: AttachOptions = {},
+): Promise<T> {
+  ctx.progress('validation', 2, `Checking ${images.map((i) => i.path).join(', ')}`);
+  const real = await Promise.all(
+    images.map((img, i) =>
+      resolveAllowedPath(img.path, ctx.config.allowedRoots, {
+        kind: 'file',
+        field: options.fields?.[i] ?? 'payload.data.image.path',
+      }),
+    ),
+  );
+  const work = new AbortController();
+  const stop = () => work.abort(ctx.signal.reason);
+  if (ctx.signal.aborted) throw ctx.signal.reason;
+  ctx.signal.addEventListener('abort', stop, { once: true });
+  try {
+    const checks = images.map(async (img, i) => {
+      if (!img.checksum) {
+        ctx.metrics.checksum('skipped');
+        return;
+      }
+      ctx.progress('checksum', 5, `Verifying the checksum of ${img.path} (while the appliance starts)`);
+      let bytes = 0;
+      const result = await verifyFile(real[i], img.checksum, {
+        signal: work.signal,
+        onProgress: (p) => (bytes = p.bytes),
+      });
+      ctx.metrics.diskRead(bytes);
+      if (!result.ok) {
+        ctx.metrics.checksum('failure');
+        throw new HandlerError(
+          'IMAGE_CHECKSUM_MISMATCH',
+          `Image checksum verification failed for ${img.path}`,
+          {
+            phase: 'checksum',
+            details: { expected: result.expected, actual: result.actual },
+          },
+        );
+      }
+      ctx.metrics.checksum('success');
+      ctx.progress('checksum', 10, `Checksum of ${img.path} matches`);
+    });
+    const verified = Promise.all(checks).catch((err: unknown) => {
+      work.abort(err); // a mismatch kills this job's work in the appliance at once
+      throw ctx.signal.aborted ? ctx.signal.reason : err;
+    });
+    const pool = options.pool ?? poolOverride ?? getSharedAppliancePool();
+    const ns = ctx.job.metadata?.namespace ?? 'default';
+    const inspected = pool.run(
+      real.map((path, i) => ({ path, format: images[i].format, readonly: true })),
+      async (lease) => {
+        const info: ImageInfo[] = lease.drives.map((d, i) => ({
+          path: images[i].path,
+          format: d.format,
+          size_bytes: d.actualSizeBytes,
+          virtual_size_bytes: d.virtualSizeBytes,
+          ...(images[i].checksum ? { checksum: `sha256:${images[i].checksum}` } : {}),
+        }));
+        try {
+          return await fn(lease, info);
+        } catch (err) {
+          throw applianceFailure(err, lease.signal);
+        }
+      },
+      {
+        signal: work.signal,
+        group: `${ctx.config.pool}/${ns}`,
+        shareable: !options.isolated,
+        onStage: (stage) => {
+          if (stage === 'queued') ctx.progress('disk_attach', 12, 'Waiting for an appliance');
+          else if (stage === 'launching')
+            ctx.progress('disk_attach', 15, 'Starting the libguestfs appliance');
+          else ctx.progress('disk_inspection', 30, 'Appliance ready; inspecting the disk');
+        },
+      },
+    );
+    // Both settle before we decide: the checksum error wins over the abort it caused.
+    const [check, result] = await Promise.allSettled([verified, inspected]);
+    if (check.status === 'rejected') throw check.reason;
+    if (result.status === 'rejected') throw ctx.signal.aborted ? ctx.signal.reason : result.reason;
+    return result.value;
+  } finally {
+    ctx.signal.removeEventListener('abort', stop);
+  }
+}
