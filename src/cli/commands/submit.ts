@@ -33,6 +33,7 @@ interface SubmitOptions extends ClientCommandOptions {
   timeout?: string;
   idempotencyKey?: string;
   wait?: boolean;
+  dryRun?: boolean;
 }
 
 async function readStdin(): Promise<string> {
@@ -128,11 +129,17 @@ export function registerSubmit(program: Command): void {
       .option('--priority <1-10>', 'execution.priority for a built job')
       .option('--timeout <seconds>', 'execution.timeout_seconds for a built job')
       .option('--idempotency-key <key>', 'execution.idempotency_key for a built job')
-      .option('--wait', 'wait for the job to end, show progress, print its result (exit 1 unless completed)'),
+      .option('--wait', 'wait for the job to end, show progress, print its result (exit 1 unless completed)')
+      .option('--dry-run', 'print the job document instead of submitting it'),
   ).action(
     action(async (o: SubmitOptions) => {
       const client = clientFor(o);
       const { body, yaml } = await jobFrom(o);
+      if (o.dryRun) {
+        const doc = typeof body === 'string' ? parseJobText(body, yaml ? 'yaml' : 'json') : body;
+        print(o.output === 'table' ? 'json' : o.output, doc, () => '');
+        return 0;
+      }
       const r = await client.submit(body, { contentType: yaml ? 'yaml' : 'json' });
       if (o.wait) {
         say(r.message);
