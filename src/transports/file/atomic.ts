@@ -21,8 +21,37 @@ export async function writeFileAtomic(path: string, data: string): Promise<void>
   await syncDir(dirname(path));
 }
 
-/** Makes a rename durable (the directory entry), best effort. */
-export async function syncDir(dir: string): Promise<void> {
+interface DirSync {
+  running: Promise<void> | undefined;
+  queued: Promise<void> | undefined;
+}
+const dirSyncs = new Map<string, DirSync>();
+
+/**
+ * Makes renames in `dir` durable (fsync of the directory), best effort. Concurrent callers share
+ * fsyncs: a caller gets one that starts after its call, so at most one runs and one waits per
+ * directory however many files move at once.
+ */
+export function syncDir(dir: string): Promise<void> {
+  let st = dirSyncs.get(dir);
+  if (!st) dirSyncs.set(dir, (st = { running: undefined, queued: undefined }));
+  const state = st;
+  const start = (): Promise<void> => {
+    const p = fsyncDir(dir).finally(() => {
+      if (state.running === p) state.running = undefined;
+    });
+    state.running = p;
+    return p;
+  };
+  if (!state.running) return start();
+  state.queued ??= state.running.then(() => {
+    state.queued = undefined;
+    return start();
+  });
+  return state.queued;
+}
+
+async function fsyncDir(dir: string): Promise<void> {
   try {
     const fh = await open(dir, 'r');
     try {

@@ -189,9 +189,17 @@ export class FileTransport {
     const { worker, logger } = this.options;
     const path = join(this.options.jobsDir, name);
     let jobId: string | undefined;
+    // Stability waits are only timers and stats: they run for all files at once, outside the slots.
+    const stable = untilSettled
+      ? this.waitStable(path).then(
+          () => undefined,
+          (err: unknown) => err,
+        )
+      : undefined;
+    const unstable = await stable;
     await this.acquire();
     try {
-      if (untilSettled) await this.waitStable(path);
+      if (unstable) throw unstable;
       const st = await stat(path);
       if (st.size > this.maxFileBytes) {
         throw new WorkerError(
