@@ -46,6 +46,13 @@ export {
   type Observability,
 } from './protocol/index.js';
 export { SqliteStore, type SqliteStoreOptions } from './store/sqlite.js';
+export {
+  FileTransport,
+  isJobFileName,
+  resultFileName,
+  writeFileAtomic,
+  type FileTransportOptions,
+} from './transports/file/index.js';
 export type {
   JobStore,
   JobRecord,
