@@ -260,7 +260,7 @@ const natives = bound.filter((m) => !viaOpts.has(m.name));
 
 // ---------- coverage ----------
 
-if (opts.coverage) {
+function coverage() {
   const all = models.filter((x) => !x.m.variant);
   const skipped = all.filter((x) => x.m.skip);
   const deprecated = all.filter((x) => x.fn.deprecated);
@@ -286,7 +286,6 @@ if (opts.coverage) {
   console.log(`  ${[...viaOpts].sort().join(', ')}`);
   console.log(`left out: ${skipped.length}`);
   for (const x of skipped) console.log(`  ${x.fn.name}: ${x.m.skip}`);
-  process.exit(0);
 }
 
 // ---------- C++ ----------
@@ -516,10 +515,16 @@ async function format(src) {
   return prettier.format(src, { ...config, parser: 'typescript' });
 }
 
-const outNative = join(opts['out-dir'], 'native', 'guestfs', 'generated');
-const outLib = join(opts['out-dir'], 'lib', 'generated');
-mkdirSync(outNative, { recursive: true });
-mkdirSync(outLib, { recursive: true });
-for (const [file, text] of Object.entries(nativeFiles())) writeFileSync(join(outNative, file), text);
-writeFileSync(join(outLib, 'actions.ts'), await format(tsFile()));
-console.log(`gen-binding: ${natives.length} native actions, ${structs.size} structs → ${opts['out-dir']}`);
+async function generate() {
+  const outNative = join(opts['out-dir'], 'native', 'guestfs', 'generated');
+  const outLib = join(opts['out-dir'], 'lib', 'generated');
+  mkdirSync(outNative, { recursive: true });
+  mkdirSync(outLib, { recursive: true });
+  for (const [file, text] of Object.entries(nativeFiles())) writeFileSync(join(outNative, file), text);
+  writeFileSync(join(outLib, 'actions.ts'), await format(tsFile()));
+  console.log(`gen-binding: ${natives.length} native actions, ${structs.size} structs → ${opts['out-dir']}`);
+}
+
+// No process.exit(): it would cut the report short when stdout is a pipe.
+if (opts.coverage) coverage();
+else await generate();
