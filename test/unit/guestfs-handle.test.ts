@@ -119,7 +119,10 @@ describe('Guestfs handle (no appliance)', () => {
     g.on('trace', (e) => seen.push(`trace:${e.message.split(' ')[0]}`));
     await g.setAutosync(true);
     expect(seen).toEqual(['enter:set_autosync', 'trace:set_autosync', 'trace:set_autosync']);
+    let closeEvents = 0;
+    g.on('close', () => closeEvents++);
     await g.close();
+    expect(closeEvents).toBe(1); // emitted inside guestfs_close, delivered before close() resolves
   });
 
   it('500 create/close cycles without launch keep RSS and the thread count flat', async () => {
