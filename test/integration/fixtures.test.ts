@@ -52,16 +52,27 @@ function parseInspectorXml(xml: string): InspectedOs[] {
 /** One virt-inspector run (one appliance launch) over several disks; each OS is keyed by root device. */
 async function virtInspector(disks: Fixture[]): Promise<Map<string, InspectedOs>> {
   const args = disks.flatMap((f) => [`--format=${f.format}`, '-a', f.path]);
-  const { stdout } = await execFileP('virt-inspector', args, {
+  const opts = {
     env: {
       ...process.env,
       LIBGUESTFS_BACKEND: 'direct',
       LIBGUESTFS_BACKEND_SETTINGS: process.env.GUESTKIT_KVM === '1' ? '' : 'force_tcg',
     },
     maxBuffer: 32 * 1024 * 1024,
-    timeout: 300_000,
-  });
-  return new Map(parseInspectorXml(stdout).map((os) => [os.fields.root, os]));
+    timeout: 400_000,
+  };
+  // One retry: on a machine shared with other appliance suites a TCG launch occasionally dies
+  // (seen once under load 17). A wrong image fails both attempts the same way.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const { stdout } = await execFileP('virt-inspector', args, opts);
+      return new Map(parseInspectorXml(stdout).map((os) => [os.fields.root, os]));
+    } catch (err) {
+      const stderr = String((err as { stderr?: string }).stderr ?? '').slice(-2000);
+      if (attempt >= 2) throw new Error(`virt-inspector ${args.join(' ')} failed twice:\n${stderr}`);
+      console.warn(`virt-inspector attempt ${attempt} failed, retrying:\n${stderr}`);
+    }
+  }
 }
 
 // Three launches of two or three disks each, so every OS fixture is seen once. Disk order matters:
