@@ -2,7 +2,7 @@
 // (declared, checked against qemu-img's probe), every backing file inside the allowed roots, size
 // limit, and the optional SHA-256 checksum on the native hasher.
 import { HandlerError, WorkerError } from '../protocol/errors.js';
-import { backingChain, type ImageInfo } from '../tools/qemu-img.js';
+import { backingChain, imageInfo, type ImageInfo } from '../tools/qemu-img.js';
 import { resolveAllowedPath } from '../worker/paths.js';
 import type { HandlerContext } from './types.js';
 
@@ -54,7 +54,7 @@ export async function prepareImage(
       { phase: 'validation', cause: err },
     );
   }
-  const top = chain[0];
+  let top = chain[0];
   const declared = options.format ? normaliseFormat(options.format) : undefined;
   if (declared && declared !== 'raw' && declared !== top.format) {
     throw new HandlerError(
@@ -64,6 +64,9 @@ export async function prepareImage(
     );
   }
   const format = declared ?? top.format;
+  // Declared raw wins over a header that looks like something else: sizes are the file's own.
+  if (format === 'raw' && top.format !== 'raw')
+    top = await imageInfo(path, { format: 'raw', signal: ctx.signal });
   const backing: string[] = [];
   // Only the formats that can have backing files are followed; a raw-declared file has none.
   if (format !== 'raw') {
@@ -91,7 +94,7 @@ export async function prepareImage(
   return {
     path,
     format,
-    detectedFormat: top.format,
+    detectedFormat: chain[0].format,
     virtualSize: top.virtualSize,
     actualSize: top.actualSize,
     backing,

@@ -3,7 +3,8 @@
 // mid-way leaves no partial file and no qemu-img process; existing targets are refused; the
 // older flat payload form. No appliance launches.
 import { execFile } from 'node:child_process';
-import { readdir, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -173,6 +174,30 @@ describe('guestkit.convert', () => {
       code: 'VALIDATION_ERROR',
       message: expect.stringMatching(/qcow2 targets only/),
     });
+  });
+
+  it('refuses a backing file outside the allowed roots and a declared format that is wrong', async () => {
+    const outsideDir = await mkdtemp(join(tmpdir(), 'gk-outside-'));
+    try {
+      const base = join(outsideDir, 'base.raw');
+      await execFileP('qemu-img', ['create', '-q', '-f', 'raw', base, '1M']);
+      const top = join(tw.dir, 'sneaky.qcow2');
+      await execFileP('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', base, '-F', 'raw', top]);
+      const r = await run({
+        source: { path: top },
+        target: { path: join(tw.dir, 'sneaky.raw'), format: 'raw' },
+      });
+      expect(r.error?.code).toBe('PATH_NOT_ALLOWED');
+      expect(r.error?.message).toContain(base);
+    } finally {
+      await rm(outsideDir, { recursive: true, force: true });
+    }
+    const wrong = await run({
+      source: { path: fixtures[1].path, format: 'vmdk' },
+      target: { path: join(tw.dir, 'wrong.raw'), format: 'raw' },
+    });
+    expect(wrong.error?.code).toBe('UNSUPPORTED_IMAGE_FORMAT');
+    expect(wrong.error?.message).toMatch(/is qcow2, not vmdk/);
   });
 
   it('cancel mid-way kills qemu-img and removes the partial file', async () => {

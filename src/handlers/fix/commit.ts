@@ -83,7 +83,12 @@ export async function commitFix(
   report: FixReport,
 ): Promise<void> {
   const { signal } = ctx;
-  const onProgress = (pct: number) => ctx.progress('commit', 90 + pct / 20, `Committing ${pct.toFixed(0)}%`);
+  const onProgress = (pct: number) =>
+    ctx.progress(
+      'commit',
+      Math.round(90 + pct / 20),
+      `${targets.fixedImage ? 'Written' : 'Committed'} ${pct.toFixed(0)}%`,
+    );
   if (targets.fixedImage) {
     ctx.progress('commit', 90, `Writing the fixed image ${targets.fixedImage}`);
     const temp = partialName(targets.fixedImage);

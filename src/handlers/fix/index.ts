@@ -6,14 +6,14 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HandlerError, WorkerError } from '../../protocol/errors.js';
 import { createOverlay, probeQemuImg } from '../../tools/qemu-img.js';
-import { prepareImage, verifyImageChecksum } from '../image.js';
+import { prepareImage, verifyImageChecksum, type PreparedImage } from '../image.js';
 import type { HandlerAvailability, HandlerContext, HandlerResult, JobHandler } from '../types.js';
 import { FixAppliance } from './appliance.js';
 import { defaultFixOperations } from './builtin.js';
 import { commitFix, resolveFixTargets, writeFixReport } from './commit.js';
 import type { FixOperationRegistry, GuestOs } from './operations.js';
 import { validateFixPayload, type FixRequest } from './payload.js';
-import { newReport, runSteps, validateOverlay, type FixReport } from './steps.js';
+import { newReport, runSteps, validateOverlay, type FixReport, type FixTargets } from './steps.js';
 
 export * from './operations.js';
 export * from './builtin.js';
@@ -37,15 +37,41 @@ function failWith(
 
 async function run(ctx: HandlerContext<FixRequest>, registry: FixOperationRegistry): Promise<HandlerResult> {
   const started = performance.now();
-  const { data, signal } = ctx;
+  const { data } = ctx;
   ctx.progress('validation', 0, 'Checking the image and the declared targets');
   const image = await prepareImage(ctx, data.image.path, {
     field: 'payload.data.image',
     format: data.image.format,
   });
-  const targets = await resolveFixTargets(ctx, image);
-  await verifyImageChecksum(ctx, image.path, data.image.checksum);
+  // Two fix jobs on one image would commit over each other: one at a time per image.
+  if (imagesInFix.has(image.path)) {
+    throw new HandlerError(
+      'EXECUTION_ERROR',
+      `Another guestkit.fix job is working on ${image.path}; run this one after it finishes`,
+      { phase: 'validation', recoverable: true, details: { path: image.path } },
+    );
+  }
+  imagesInFix.add(image.path);
+  try {
+    const targets = await resolveFixTargets(ctx, image);
+    await verifyImageChecksum(ctx, image.path, data.image.checksum);
+    return await fixImage(ctx, registry, image, targets, started);
+  } finally {
+    imagesInFix.delete(image.path);
+  }
+}
 
+/** Real paths of the images a fix job of this process is working on. */
+const imagesInFix = new Set<string>();
+
+async function fixImage(
+  ctx: HandlerContext<FixRequest>,
+  registry: FixOperationRegistry,
+  image: PreparedImage,
+  targets: FixTargets,
+  started: number,
+): Promise<HandlerResult> {
+  const { data, signal } = ctx;
   const report = newReport(data, image, targets);
   await mkdir(ctx.config.workDir, { recursive: true });
   const workDir = await mkdtemp(join(ctx.config.workDir, `fix-${ctx.jobId}-`));
