@@ -186,3 +186,30 @@ export function expectedFindingIds(os: OsFacts, virtualSizeBytes = 64 * MiB): st
     .map(([id]) => id)
     .sort();
 }
+
+/** The severity each check reports (from the spec's table), for threshold expectations. */
+export const SEVERITY_OF: Record<string, 'info' | 'low' | 'medium' | 'high' | 'critical'> = {
+  'CIS-SSH-001': 'high',
+  'CIS-SSH-002': 'medium',
+  'SEC-FW-001': 'medium',
+  'SEC-FILE-001': 'high',
+  'SEC-ACCT-001': 'critical',
+  'SEC-ACCT-002': 'critical',
+  'COMP-SELINUX-001': 'high',
+  'COMP-SELINUX-002': 'medium',
+  'COMP-PASS-001': 'medium',
+  'COMP-AUDIT-001': 'medium',
+  'COMP-AUDIT-002': 'medium',
+  'HARD-SVC-001': 'medium',
+  'HARD-TMP-001': 'medium',
+  'PERF-SWAP-001': 'low',
+  'PERF-SWAP-002': 'info',
+  'PERF-TUNED-001': 'info',
+  'PERF-IRQ-001': 'info',
+  'PERF-SVC-001': 'low',
+  'MIG-VIRTIO-001': 'medium',
+  'MIG-VIRTIO-002': 'medium',
+  'MIG-FSTAB-001': 'medium',
+  'MIG-CLOUDINIT-001': 'low',
+  'MIG-TOOLS-001': 'low',
+};

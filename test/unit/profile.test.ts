@@ -11,7 +11,12 @@ import { evaluateProfiles, PROFILES } from '../../src/handlers/profile/profiles.
 import { parsePassMaxDays } from '../../src/handlers/profile/facts.js';
 import { validateProfilePayload } from '../../src/handlers/profile/payload.js';
 import { PROFILE_NAMES, type RuleInput } from '../../src/handlers/profile/types.js';
-import { expectedFindingIds, profileFactsFromFacts, reportFromFacts } from './profile-expected.js';
+import {
+  expectedFindingIds,
+  profileFactsFromFacts,
+  reportFromFacts,
+  SEVERITY_OF,
+} from './profile-expected.js';
 
 const input = (os: OsFacts): RuleInput => ({ report: reportFromFacts(os), facts: profileFactsFromFacts(os) });
 const all = (inputs: RuleInput[], threshold: 'info' | 'low' | 'medium' | 'high' | 'critical' = 'info') =>
@@ -318,5 +323,13 @@ describe('payload validation', () => {
     };
     expect(code({ image: { path: '/a', format: 'OVA' } })).toBe('UNSUPPORTED_IMAGE_FORMAT');
     expect(code({ image, profiles: ['x'] })).toBe('VALIDATION_ERROR');
+  });
+});
+
+describe('SEVERITY_OF (used by the integration test) matches the rules', () => {
+  it('every finding the fixtures produce has the listed severity', () => {
+    for (const [, os] of FIXTURE_OSES) {
+      for (const f of all([input(os)]).findings) expect(f.severity, f.id).toBe(SEVERITY_OF[f.id]);
+    }
   });
 });

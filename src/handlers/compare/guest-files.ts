@@ -25,7 +25,10 @@ export async function lstatTree(g: Guestfs, dir: string): Promise<Map<string, Fi
   const out = new Map<string, FileStat>();
   if (!(await g.isDir(dir))) return out;
   const byDir = new Map<string, string[]>();
-  for (const rel of await g.find(dir)) {
+  for (const found of await g.find(dir)) {
+    // libguestfs 1.48 prefixes names with '/'; the documented form has none: accept both.
+    const rel = found.replace(/^\/+/, '');
+    if (rel === '') continue;
     const slash = rel.lastIndexOf('/');
     const parent = slash < 0 ? dir : join2(dir, rel.slice(0, slash));
     const name = slash < 0 ? rel : rel.slice(slash + 1);

@@ -11,6 +11,19 @@ const MAX_TEXT_BYTES = 1024 * 1024;
 /** Names libguestfs lists from the kernel tree / initramfs that matter for booting on KVM. */
 const VIRTIO_DRIVER = /(?:^|\/)(virtio(?:_[a-z]+)?)\.ko(?:\.(?:xz|zst|gz))?$/;
 
+/** cpio (newc/crc/odc), gzip, zstd, xz, lz4, bzip2, lzma: leading bytes as hex. */
+const INITRD_MAGIC = [
+  '303730373031',
+  '303730373032',
+  '303730373037',
+  '1f8b',
+  '28b52ffd',
+  'fd377a58',
+  '02214c18',
+  '425a68',
+  '5d0000',
+];
+
 const octal = (mode: number) => (mode & 0o7777).toString(8).padStart(4, '0');
 
 async function readSmallText(g: Guestfs, path: string): Promise<string | null> {
@@ -110,6 +123,12 @@ async function virtioFacts(g: Guestfs, warnings: string[]): Promise<ProfileFacts
   for (const name of boot.filter((n) => /^(initrd\.img|initramfs|initrd)-.+/.test(n) && !/kdump/.test(n))) {
     const path = `/boot/${name}`;
     try {
+      // Only cpio or a compressed stream is worth a listing (it spawns tools in the appliance).
+      const head = (await g.pread(path, 6, 0)).toString('hex');
+      if (!INITRD_MAGIC.some((m) => head.startsWith(m))) {
+        warnings.push(`${path}: not a cpio archive or a compressed stream; virtio check skipped`);
+        continue;
+      }
       const files = await g.initrdList(path);
       // libguestfs lists only the first cpio archive: dracut images start with an early
       // (microcode) archive, so a list without any module tree tells us nothing.
