@@ -25,6 +25,19 @@ export {
   type HandlerResult,
   type JobHandler,
 } from './handlers/index.js';
+export { convertHandler, type ConvertRequest } from './handlers/convert/index.js';
+export {
+  createFixHandler,
+  defaultFixOperations,
+  fixHandler,
+  FixOperationRegistry,
+  type FixHandlerOptions,
+  type FixOperation,
+  type FixOperationContext,
+  type FixOutcome,
+  type FixReport,
+  type GuestOs,
+} from './handlers/fix/index.js';
 export {
   JobBuilder,
   newJobId,
