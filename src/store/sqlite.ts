@@ -22,6 +22,7 @@ import type {
   StatusHistoryEntry,
   StoreListPage,
   TransitionPatch,
+  WriteOptions,
 } from './types.js';
 
 const SCHEMA = `
@@ -172,8 +173,11 @@ export class SqliteStore implements JobStore {
     this.savepoint = db.transaction((fn: () => unknown) => fn());
   }
 
-  /** Runs `fn` in the current group-commit batch; resolves after the batch commits. */
-  private write<T>(fn: () => T): Promise<T> {
+  /**
+   * Runs `fn` in the current group-commit batch; resolves after the batch commits (or at once
+   * when `durable` is false: the write is applied now and committed with the batch).
+   */
+  private write<T>(fn: () => T, durable = true): Promise<T> {
     const db = this.conn;
     if (!this.batch) {
       db.exec('BEGIN IMMEDIATE');
@@ -186,6 +190,7 @@ export class SqliteStore implements JobStore {
     } catch (err) {
       return Promise.reject(err);
     }
+    if (!durable) return Promise.resolve(value);
     return new Promise<T>((resolve, reject) => this.batch?.push({ resolve: () => resolve(value), reject }));
   }
 
@@ -341,6 +346,7 @@ export class SqliteStore implements JobStore {
     to: JobStatus,
     patch: TransitionPatch = {},
     result?: ResultDocument,
+    options: WriteOptions = {},
   ): Promise<JobRecord | undefined> {
     const s = this.stmts;
     return this.write((): JobRecord | undefined => {
@@ -360,10 +366,10 @@ export class SqliteStore implements JobStore {
       s.history.run(jobId, row.status, to, Date.now(), next.attempt);
       if (result) s.resultPut.run(jobId, JSON.stringify(result));
       return fromRow(next);
-    });
+    }, options.durable ?? true);
   }
 
-  async appendEvent(event: ProgressEvent): Promise<void> {
+  async appendEvent(event: ProgressEvent, options: WriteOptions = {}): Promise<void> {
     const s = this.stmts;
     const progress: JobProgress = {
       phase: event.phase,
@@ -375,7 +381,7 @@ export class SqliteStore implements JobStore {
       if (event.sequence >= this.eventsPerJob)
         s.eventTrim.run(event.job_id, event.sequence - this.eventsPerJob);
       s.progressPut.run(JSON.stringify(progress), event.job_id);
-    });
+    }, options.durable ?? true);
   }
 
   async events(jobId: string, afterSequence = -1): Promise<ProgressEvent[]> {

@@ -74,6 +74,15 @@ export interface StatusHistoryEntry {
   attempt: number;
 }
 
+export interface WriteOptions {
+  /**
+   * false: the store may resolve before the write is durable (it is still applied in order and
+   * made durable shortly after). For intermediate states a crash may lose without harm (assigned,
+   * running, progress events): recovery re-queues the job either way. Default true.
+   */
+  durable?: boolean;
+}
+
 export interface StoreListPage {
   jobs: JobRecord[];
   total: number;
@@ -99,9 +108,10 @@ export interface JobStore {
     to: JobStatus,
     patch?: TransitionPatch,
     result?: ResultDocument,
+    options?: WriteOptions,
   ): Promise<JobRecord | undefined>;
   /** Stores a progress event (keeping the newest `eventsPerJob`) and the job's latest progress. */
-  appendEvent(event: ProgressEvent): Promise<void>;
+  appendEvent(event: ProgressEvent, options?: WriteOptions): Promise<void>;
   events(jobId: string, afterSequence?: number): Promise<ProgressEvent[]>;
   /** Highest stored sequence, -1 when none (a re-run continues numbering after a crash). */
   lastSequence(jobId: string): Promise<number>;

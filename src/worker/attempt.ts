@@ -48,8 +48,9 @@ const ABANDON_WARN_MS = 5000;
 
 export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
   const startedAt = Date.now();
-  const cpuStart = process.cpuUsage();
-  let peakRss = process.memoryUsage.rss();
+  // One getrusage() at each end: CPU time of the process during the attempt and its peak RSS
+  // (process-wide figures; jobs share the process). Reading RSS per progress call was measurable.
+  const usageStart = process.resourceUsage();
   const io = { read: 0, write: 0 };
   let sequence = input.firstSequence;
   let settled = false;
@@ -110,7 +111,6 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
     progress(phase: string, percent: number, message: string, details?: Record<string, unknown>) {
       if (settled) return;
       currentPhase = phase;
-      peakRss = Math.max(peakRss, process.memoryUsage.rss());
       const event: ProgressEvent = {
         job_id: input.jobId,
         timestamp: new Date().toISOString(),
@@ -181,8 +181,9 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
 
   const finishedAt = Date.now();
   const durationSeconds = (finishedAt - startedAt) / 1000;
-  const cpu = process.cpuUsage(cpuStart);
-  peakRss = Math.max(peakRss, process.memoryUsage.rss());
+  const usage = process.resourceUsage();
+  const cpuMicros =
+    usage.userCPUTime + usage.systemCPUTime - usageStart.userCPUTime - usageStart.systemCPUTime;
   const summary: ResultDocument['execution_summary'] = {
     started_at: new Date(startedAt).toISOString(),
     duration_seconds: durationSeconds,
@@ -192,8 +193,8 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
   const metrics = {
     disk_read_bytes: io.read,
     disk_write_bytes: io.write,
-    peak_memory_mb: Math.round((peakRss / 1024 ** 2) * 10) / 10,
-    cpu_seconds: (cpu.user + cpu.system) / 1e6,
+    peak_memory_mb: Math.round((usage.maxRSS / 1024) * 10) / 10,
+    cpu_seconds: cpuMicros / 1e6,
   };
 
   if (failure === undefined && output !== undefined) {

@@ -97,7 +97,10 @@ export class Executor {
     result?: ResultDocument,
   ): Promise<JobRecord | undefined> {
     const now = Date.now();
-    const next = await this.deps.store.transition(job.job_id, from, to, patch, result);
+    // assigned/running need not be durable before the job proceeds: after a crash either one is
+    // re-queued the same way. Terminal statuses and returns to pending are awaited to disk.
+    const durable = to !== 'assigned' && to !== 'running';
+    const next = await this.deps.store.transition(job.job_id, from, to, patch, result, { durable });
     if (!next) return undefined;
     const prevAt = this.since.get(job.job_id);
     if (to === 'completed' || to === 'failed' || to === 'cancelled' || to === 'timeout') {
@@ -226,7 +229,7 @@ export class Executor {
     let progressChain: Promise<void> = Promise.resolve();
     const onProgress = (event: ProgressEvent) => {
       progressChain = progressChain
-        .then(() => store.appendEvent(event))
+        .then(() => store.appendEvent(event, { durable: false }))
         .then(() => emit('progress', event))
         .catch((err: unknown) => jobLog.warn({ err }, 'could not store a progress event'));
     };

@@ -233,6 +233,8 @@ export interface Worker {
   waitFor(jobId: string, options?: { signal?: AbortSignal }): Promise<JobStatusDocument>;
 
   capabilities(): Promise<WorkerRegistration>;
+  /** Distributed mode: every live worker's registration (expired heartbeats excluded). */
+  workers?(): Promise<WorkerRegistration[]>;
   health(): Promise<HealthReport>;
   /** Counts by status (queue depth = pending). */
   counts(): Promise<Record<JobStatus, number>>;
