@@ -67,6 +67,10 @@ export interface AppliancePoolOptions {
   sharing?: boolean;
   /** Handle options for every appliance (backend, memsize…). */
   guestfs?: GuestfsOptions;
+  /** Creates the (unlaunched) handle of an appliance; default `new Guestfs(options)`. Tests swap it. */
+  createHandle?: (options: GuestfsOptions) => Guestfs;
+  /** Checks and describes a drive before it is queued; default {@link probeImage}. */
+  probe?: (drive: DriveRequest) => Promise<ProbedDrive>;
   logger?: Logger;
 }
 
@@ -301,6 +305,8 @@ export class AppliancePool {
   readonly batchWindowMs: number;
   readonly sharing: boolean;
   readonly #guestfsOptions: GuestfsOptions;
+  readonly #createHandle: (options: GuestfsOptions) => Guestfs;
+  readonly #probe: (drive: DriveRequest) => Promise<ProbedDrive>;
   readonly #log: Logger;
   readonly #batches = new Set<Batch>();
   #nextId = 1;
@@ -314,6 +320,8 @@ export class AppliancePool {
     this.batchWindowMs = Math.max(0, options.batchWindowMs ?? 300);
     this.sharing = options.sharing ?? true;
     this.#guestfsOptions = options.guestfs ?? {};
+    this.#createHandle = options.createHandle ?? ((o) => new Guestfs(o));
+    this.#probe = options.probe ?? probeImage;
     this.#log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'appliance-pool' });
   }
 
@@ -331,7 +339,7 @@ export class AppliancePool {
     if (this.#closed) throw new ApplianceError('APPLIANCE_ERROR', 'The appliance pool is closed');
     if (drives.length === 0) throw new ApplianceError('APPLIANCE_ERROR', 'run() needs at least one drive');
     options.signal?.throwIfAborted();
-    const probed = await Promise.all(drives.map((d) => probeImage(d)));
+    const probed = await Promise.all(drives.map((d) => this.#probe(d)));
     options.signal?.throwIfAborted();
     for (const d of probed) {
       if (d.virtualSizeBytes === 0) {
@@ -525,7 +533,7 @@ export class AppliancePool {
     }
     for (const r of live) r.onStage?.('launching');
     const started = performance.now();
-    const g = new Guestfs(this.#guestfsOptions);
+    const g = this.#createHandle(this.#guestfsOptions);
     b.guestfs = g;
     this.#launches++;
     try {

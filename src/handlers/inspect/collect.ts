@@ -3,6 +3,7 @@
 // guestkit.compare, which call it on their own leases.
 import { diskOfDevice, type ApplianceLease } from '../../../lib/appliance.js';
 import { Guestfs } from '../../../lib/guestfs.js';
+import { snapshotDir, snapshotView } from './etc-snapshot.js';
 import { readFiles } from './guest.js';
 import {
   DEFAULT_INSPECT_OPTIONS,
@@ -160,12 +161,12 @@ export async function collectReport(
   const disks = driveIndex >= 0 ? [devices[driveIndex]] : devices;
 
   progress('os_detection', 40, `Reading operating system facts of ${alias(root)}`);
-  const [os, allOs, mountpoints, filesystems] = await Promise.all([
-    osInfo(g, root, alias),
+  const [allOs, mountpoints, filesystems] = await Promise.all([
     Promise.all(siblings.map((r) => osInfo(g, r, alias))),
     g.inspectGetMountpoints(root),
     filesystemsOf(g, root, alias),
   ]);
+  const os = allOs[siblings.indexOf(root)];
   check();
   const drive = lease?.drives[Math.max(0, driveIndex)];
   const warnings: string[] = [];
@@ -191,12 +192,15 @@ export async function collectReport(
 
   await g.withMountedRoot(root, async () => {
     check();
+    // /etc in one call; sections read it through `v` (other paths still go to the appliance).
+    const v = snapshotView(g, await snapshotDir(g, '/etc'));
+    check();
     const needApps = opts.include_packages || opts.include_databases || opts.include_security;
     progress('package_scan', 50, 'Listing installed packages');
     const [apps, files, kernels] = await Promise.all([
       needApps ? g.inspectListApplications2(root) : Promise.resolve([]),
-      readFiles(g, [...ACCOUNT_FILES, '/etc/machine-id', '/etc/fstab']),
-      collectKernels(g),
+      readFiles(v, [...ACCOUNT_FILES, '/etc/machine-id', '/etc/fstab']),
+      collectKernels(v),
     ]);
     check();
     const packages: PackageInfo[] = apps
@@ -216,8 +220,8 @@ export async function collectReport(
     report.kernels = kernels;
     report.machine_id = files.get('/etc/machine-id')?.trim() || null;
     const [cloudInit, databases] = await Promise.all([
-      collectCloudInit(g, names),
-      opts.include_databases ? collectDatabases(g, packages) : Promise.resolve(undefined),
+      collectCloudInit(v, names),
+      opts.include_databases ? collectDatabases(v, packages) : Promise.resolve(undefined),
     ]);
     report.cloud_init = cloudInit;
     report.vm_tools = vmTools(names);
@@ -227,8 +231,8 @@ export async function collectReport(
     progress('service_scan', 65, 'Reading services, accounts and network configuration');
     const needServices = opts.include_services || opts.include_security;
     const [services, network] = await Promise.all([
-      needServices ? collectServices(g) : Promise.resolve(undefined),
-      opts.include_network ? collectNetwork(g, os.hostname, warnings) : Promise.resolve(undefined),
+      needServices ? collectServices(v) : Promise.resolve(undefined),
+      opts.include_network ? collectNetwork(v, os.hostname, warnings) : Promise.resolve(undefined),
     ]);
     if (opts.include_services && services) report.services = services;
     if (opts.include_users) {
@@ -246,7 +250,7 @@ export async function collectReport(
       progress('security_scan', 80, 'Reading security and storage');
     const [security, storage] = await Promise.all([
       opts.include_security
-        ? collectSecurity(g, { enabledUnits: new Set(services?.enabled ?? []), packages: names })
+        ? collectSecurity(v, { enabledUnits: new Set(services?.enabled ?? []), packages: names })
         : Promise.resolve(undefined),
       opts.include_storage
         ? collectStorage(g, disks, files.get('/etc/fstab') ?? null)
@@ -259,7 +263,7 @@ export async function collectReport(
       report.storage = storage;
     }
     check();
-    if (ctx.whileMounted) await ctx.whileMounted(g, root, report);
+    if (ctx.whileMounted) await ctx.whileMounted(v, root, report);
   });
   report.generated_at = new Date().toISOString();
   return report;

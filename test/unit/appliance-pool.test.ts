@@ -1,0 +1,217 @@
+// The appliance pool's scheduling logic (batching, splitting over cores, isolation, launch
+// failures, cancellation, clone conflicts) over a scripted stand-in for the libguestfs handle:
+// no appliance is launched here; test/integration/inspect.test.ts runs the same pool for real.
+import { describe, expect, it } from 'vitest';
+import { AppliancePool, diskOfDevice, type DriveRequest, type ProbedDrive } from '../../lib/appliance.js';
+import type { Guestfs } from '../../lib/guestfs.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Drive names script the fake: `os` → one root on partition 1; `bad` → the launch fails naming it;
+ * `poison` → the launch fails without naming anything; `clone` → its fstab resolves to the first drive. */
+class FakeAppliance {
+  static all: FakeAppliance[] = [];
+  drives: string[] = [];
+  launched = false;
+  killed = false;
+  closed = false;
+  inspectCalls = 0;
+  constructor(readonly launchMs: number) {
+    FakeAppliance.all.push(this);
+  }
+  async addDrive(path: string): Promise<void> {
+    this.drives.push(path);
+  }
+  async launch(): Promise<void> {
+    await sleep(this.launchMs);
+    if (this.killed) throw Object.assign(new Error('killed'), { code: 'EKILLED' });
+    const bad = this.drives.find((d) => d.includes('bad'));
+    if (bad) throw new Error(`qemu-system-x86_64: -drive file=${bad}: Could not open: Invalid argument`);
+    if (this.drives.some((d) => d.includes('poison'))) throw new Error('guestfs_launch failed');
+    this.launched = true;
+  }
+  dev(i: number): string {
+    return `/dev/sd${String.fromCharCode(97 + i)}`;
+  }
+  async listDevices(): Promise<string[]> {
+    return this.drives.map((_, i) => this.dev(i));
+  }
+  async inspectOs(): Promise<string[]> {
+    this.inspectCalls++;
+    if (this.killed) throw Object.assign(new Error('killed'), { code: 'EKILLED' });
+    return this.drives.flatMap((d, i) => (d.includes('os') ? [`${this.dev(i)}1`] : []));
+  }
+  async inspectGetMountpoints(root: string): Promise<Record<string, string>> {
+    const i = root.charCodeAt(7) - 97;
+    const clone = this.drives[i].includes('clone') && i > 0;
+    return { '/': root, '/boot': clone ? '/dev/sda2' : `${this.dev(i)}2` };
+  }
+  async pvs(): Promise<string[]> {
+    return [];
+  }
+  async umountAll(): Promise<void> {}
+  kill(): number {
+    this.killed = true;
+    return 1;
+  }
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}
+
+function makePool(opts: { appliances?: number; drives?: number; windowMs?: number; launchMs?: number } = {}) {
+  FakeAppliance.all = [];
+  const probe = async (d: DriveRequest): Promise<ProbedDrive> => ({
+    path: d.path,
+    format: 'raw',
+    virtualSizeBytes: 1 << 20,
+    actualSizeBytes: 1 << 20,
+    readonly: true,
+  });
+  return new AppliancePool({
+    maxAppliances: opts.appliances ?? 1,
+    maxDrivesPerAppliance: opts.drives ?? 8,
+    batchWindowMs: opts.windowMs ?? 20,
+    createHandle: () => new FakeAppliance(opts.launchMs ?? 30) as unknown as Guestfs,
+    probe,
+  });
+}
+
+const rootsOf = (pool: AppliancePool, path: string, group?: string, shareable?: boolean) =>
+  pool.run([{ path }], async (lease) => ({ devices: lease.devices, roots: await lease.roots() }), {
+    group,
+    shareable,
+  });
+
+describe('appliance pool scheduling', () => {
+  it('gathers concurrent requests into one appliance and runs inspect_os once for all of them', async () => {
+    const pool = makePool();
+    const results = await Promise.all(['os-a', 'os-b', 'empty-c', 'os-d'].map((p) => rootsOf(pool, p)));
+    expect(FakeAppliance.all).toHaveLength(1);
+    expect(FakeAppliance.all[0].inspectCalls).toBe(1);
+    expect(results).toEqual([
+      { devices: ['/dev/sda'], roots: ['/dev/sda1'] },
+      { devices: ['/dev/sdb'], roots: ['/dev/sdb1'] },
+      { devices: ['/dev/sdc'], roots: [] },
+      { devices: ['/dev/sdd'], roots: ['/dev/sdd1'] },
+    ]);
+    await sleep(10); // the appliance closes right after its last lease answered
+    expect(FakeAppliance.all[0].closed).toBe(true);
+    expect(pool.status()).toMatchObject({ appliances: 0, queued: 0, running: 0, launches: 1 });
+  });
+
+  it('spreads one batch over idle appliance slots and respects the drive limit', async () => {
+    const pool = makePool({ appliances: 2 });
+    await Promise.all(['os-1', 'os-2', 'os-3', 'os-4'].map((p) => rootsOf(pool, p)));
+    expect(FakeAppliance.all.map((a) => a.drives.length).sort()).toEqual([2, 2]);
+
+    const small = makePool({ appliances: 1, drives: 2 });
+    await Promise.all(['os-1', 'os-2', 'os-3', 'os-4', 'os-5'].map((p) => rootsOf(small, p)));
+    expect(FakeAppliance.all.map((a) => a.drives.length)).toEqual([2, 2, 1]);
+  });
+
+  it('keeps groups apart and gives unshareable requests an appliance of their own', async () => {
+    const pool = makePool();
+    await Promise.all([
+      rootsOf(pool, 'os-a1', 'tenant-a'),
+      rootsOf(pool, 'os-b1', 'tenant-b'),
+      rootsOf(pool, 'os-a2', 'tenant-a'),
+      rootsOf(pool, 'os-private', 'tenant-a', false),
+    ]);
+    const sets = FakeAppliance.all.map((a) => a.drives.join(',')).sort();
+    expect(sets).toEqual(['os-a1,os-a2', 'os-b1', 'os-private']);
+  });
+
+  it('fails only the drive qemu named and answers the others from a retry', async () => {
+    const pool = makePool();
+    const [good, bad, other] = await Promise.allSettled([
+      rootsOf(pool, 'os-good'),
+      rootsOf(pool, 'os-bad'),
+      rootsOf(pool, 'os-other'),
+    ]);
+    expect(good).toMatchObject({ status: 'fulfilled', value: { roots: ['/dev/sda1'] } });
+    expect(other).toMatchObject({ status: 'fulfilled', value: { roots: ['/dev/sdb1'] } });
+    expect(bad.status).toBe('rejected');
+    const err = (bad as PromiseRejectedResult).reason as { code: string; message: string };
+    expect(err.code).toBe('APPLIANCE_ERROR');
+    expect(err.message).toContain('os-bad');
+    expect(err.message).toContain('Could not open');
+    expect(pool.status().launchFailures).toBe(1);
+  });
+
+  it('retries each drive alone when a shared launch fails without naming one', async () => {
+    const pool = makePool();
+    const out = await Promise.allSettled(['os-a', 'os-poison', 'os-b'].map((p) => rootsOf(pool, p)));
+    expect(out.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    // 1 shared launch + one solo launch per drive
+    expect(FakeAppliance.all).toHaveLength(4);
+    expect(FakeAppliance.all.slice(1).every((a) => a.drives.length === 1)).toBe(true);
+  });
+
+  it('inspects a clone alone when its fstab resolves into another drive', async () => {
+    const pool = makePool();
+    const [first, clone] = await Promise.all([rootsOf(pool, 'os-clone-1'), rootsOf(pool, 'os-clone-2')]);
+    expect(first.roots).toEqual(['/dev/sda1']);
+    // Re-run in an appliance of its own: alone it is /dev/sda again.
+    expect(clone).toEqual({ devices: ['/dev/sda'], roots: ['/dev/sda1'] });
+    expect(FakeAppliance.all.map((a) => a.drives)).toEqual([['os-clone-1', 'os-clone-2'], ['os-clone-2']]);
+  });
+});
+
+describe('appliance pool cancellation', () => {
+  it('drops a queued request at once without launching for it', async () => {
+    const pool = makePool({ windowMs: 200 });
+    const ctl = new AbortController();
+    const p = rootsOf(pool, 'os-a', undefined, undefined);
+    const cancelled = pool.run([{ path: 'os-b' }], async () => 'never', { signal: ctl.signal });
+    await sleep(5);
+    expect(pool.status().queued).toBe(2);
+    ctl.abort(new Error('cancelled by test'));
+    await expect(cancelled).rejects.toThrow('cancelled by test');
+    await p;
+    expect(FakeAppliance.all[0].drives).toEqual(['os-a']);
+  });
+
+  it('kills the appliance when its only request is cancelled, but not while another still needs it', async () => {
+    const pool = makePool({ launchMs: 80 });
+    const alone = new AbortController();
+    const p1 = pool.run([{ path: 'os-alone' }], async () => 'x', { signal: alone.signal, shareable: false });
+    await sleep(40); // launching
+    alone.abort(new Error('timeout'));
+    await expect(p1).rejects.toThrow('timeout');
+    expect(FakeAppliance.all[0].killed).toBe(true);
+
+    const shared = makePool({ launchMs: 80 });
+    const ctl = new AbortController();
+    const a = shared.run([{ path: 'os-a' }], (l) => l.roots(), { signal: ctl.signal });
+    const b = rootsOf(shared, 'os-b');
+    await sleep(60);
+    ctl.abort(new Error('cancel a'));
+    await expect(a).rejects.toThrow('cancel a');
+    expect(FakeAppliance.all[0].killed).toBe(false);
+    expect(await b).toEqual({ devices: ['/dev/sdb'], roots: ['/dev/sdb1'] });
+    await sleep(10);
+    expect(FakeAppliance.all[0].closed).toBe(true);
+  });
+
+  it('rejects everything and kills every appliance on close', async () => {
+    const pool = makePool({ launchMs: 200 });
+    const running = rootsOf(pool, 'os-a');
+    await sleep(60);
+    const closing = pool.close();
+    await expect(running).rejects.toMatchObject({ code: 'APPLIANCE_ERROR' });
+    await closing;
+    expect(FakeAppliance.all[0].killed).toBe(true);
+    await expect(rootsOf(pool, 'os-b')).rejects.toThrow('closed');
+  });
+});
+
+describe('diskOfDevice', () => {
+  it('maps partitions and btrfs subvolumes to their disk and leaves LVs alone', () => {
+    expect(diskOfDevice('/dev/sdb3')).toBe('/dev/sdb');
+    expect(diskOfDevice('/dev/sdab')).toBe('/dev/sdab');
+    expect(diskOfDevice('/dev/vda1')).toBe('/dev/vda');
+    expect(diskOfDevice('btrfsvol:/dev/sdc2/@home')).toBe('/dev/sdc');
+    expect(diskOfDevice('/dev/rl/root')).toBe('/dev/rl/root');
+  });
+});
