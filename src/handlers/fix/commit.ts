@@ -129,6 +129,13 @@ export async function commitFix(
   if (signal.aborted) throw signal.reason;
   ctx.progress('commit', 90, `Committing the overlay into ${image.path}`);
   await commitImage(overlay, { onProgress });
+  if (signal.aborted) {
+    // The job already reads cancelled/timeout; say plainly that the image did change.
+    ctx.logger.warn(
+      { image: image.path },
+      'fix job was stopped during qemu-img commit; the commit was completed so the image is not half-written',
+    );
+  }
   ctx.metrics.diskWrite((await stat(overlay)).blocks * 512);
   report.commit.mode = 'in_place';
 }
