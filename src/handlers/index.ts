@@ -1,9 +1,11 @@
 // Handler registry and the bundled handlers. Other operations register themselves here
 // (one line each) as they are added.
+import { compareHandler } from './compare/index.js';
 import { convertHandler } from './convert/index.js';
 import { systemEchoHandler, testEchoHandler } from './echo.js';
 import { fixHandler } from './fix/index.js';
 import { inspectHandler } from './inspect/index.js';
+import { profileHandler } from './profile/index.js';
 import { HandlerRegistry } from './registry.js';
 import type { AnyHandler } from './types.js';
 
@@ -25,6 +27,8 @@ defaultRegistry.register(testEchoHandler);
 defaultRegistry.register(convertHandler);
 defaultRegistry.register(fixHandler);
 defaultRegistry.register(inspectHandler);
+defaultRegistry.register(profileHandler);
+defaultRegistry.register(compareHandler);
 
 /** Adds an operation to the default registry (affects workers created afterwards and running ones). */
 export function registerHandler(handler: AnyHandler, options: { replace?: boolean } = {}): void {

@@ -279,7 +279,8 @@ describe('payload validation', () => {
     expect(p.profiles).toEqual([...PROFILE_NAMES]);
     expect(p.options).toEqual({ severity_threshold: 'info', fail_on_critical: false });
     expect(p.includeRemediation).toBe(true);
-    expect(p.output).toEqual({ format: 'json', destination: null, compression: null });
+    expect(p.output).toEqual({ format: 'json', destination: undefined, compression: null });
+    expect(p.isolated).toBe(false);
   });
 
   it('reads the spec example', () => {
@@ -305,9 +306,9 @@ describe('payload validation', () => {
     [{ image, profiles: ['security', 'speed'] }, /payload.data.profiles\[1\] - must be one of security/],
     [{ image, options: { severity_threshold: 'urgent' } }, /severity_threshold - must be one of info/],
     [{ image, options: { fail_on_critical: 'yes' } }, /fail_on_critical - must be true or false/],
-    [{ image, output: { format: 'xml' } }, /output.format - must be one of json, yaml/],
+    [{ image, output: { format: 'xml' } }, /output.format - must be 'json' or 'yaml'/],
     [{ image: { path: '/a', checksum: 'md5:abc' } }, /Only 'sha256' is supported/],
-    [{ image: { path: '/a', format: 'ova' } }, /ova archives are not disk images/],
+    [{ image: { path: '/a', format: 'ova' } }, /OVA archives are not supported/],
   ])('refuses %j', (data, message) => {
     expect(() => validateProfilePayload(data)).toThrow(message);
   });

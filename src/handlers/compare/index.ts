@@ -5,14 +5,11 @@ import type { ApplianceLease } from '../../../lib/appliance.js';
 import type { Guestfs } from '../../../lib/guestfs.js';
 import { collectReport } from '../inspect/collect.js';
 import type { InspectionReport } from '../inspect/report.js';
-import {
-  imageInfo,
-  noOperatingSystem,
-  prepareInput,
-  runOnAppliance,
-  type PreparedInput,
-} from '../profile/appliance-step.js';
-import { resolveDestination, writeReportFile } from '../profile/report-file.js';
+import { resolveAllowedPath } from '../../worker/paths.js';
+import { withImages } from '../inspect/attach.js';
+import { noOperatingSystem } from '../inspect/index.js';
+import { writeReport } from '../inspect/output.js';
+import type { ImageInfo } from '../inspect/report.js';
 import type { HandlerContext, HandlerResult, JobHandler } from '../types.js';
 import {
   attachDiffs,
@@ -50,17 +47,17 @@ interface Collected {
 async function inspectBoth(
   ctx: HandlerContext<CompareRequest>,
   lease: ApplianceLease,
-  inputs: readonly [PreparedInput, PreparedInput],
+  images: readonly ImageInfo[],
 ): Promise<Collected> {
   const { options } = ctx.data;
   const rootsByDrive = await lease.rootsByDrive();
   const warnings: string[] = [];
-  const roots = inputs.map((input, i) => {
+  const roots = images.map((image, i) => {
     const found = rootsByDrive[i] ?? [];
-    if (found.length === 0) throw noOperatingSystem(input);
+    if (found.length === 0) throw noOperatingSystem(image.path);
     if (found.length > 1)
       warnings.push(
-        `${input.path} holds ${found.length} operating systems; compared the first (${found[0]})`,
+        `${image.path} holds ${found.length} operating systems; compared the first (${found[0]})`,
       );
     return found[0];
   });
@@ -68,7 +65,7 @@ async function inspectBoth(
   let config: FilesDiff | null = null;
   let files: FilesDiff | null = null;
   let targetTexts = new Map<string, TextOrOmitted>();
-  for (const [i, input] of inputs.entries()) {
+  for (const [i, image] of images.entries()) {
     const label = i === 0 ? 'baseline' : 'target';
     const side: Partial<Side> = {};
     side.report = await collectReport(
@@ -77,7 +74,7 @@ async function inspectBoth(
       { include_packages: options.compare_packages, include_databases: true },
       {
         signal: lease.signal,
-        image: imageInfo(input, lease.drives[i]),
+        image,
         progress: (phase, percent, message) =>
           ctx.progress(phase, 20 + 30 * i + 0.25 * percent, `${label}: ${message}`),
         whileMounted: async (g: Guestfs) => {
@@ -177,24 +174,27 @@ export function buildComparison(
 
 async function run(ctx: HandlerContext<CompareRequest>): Promise<HandlerResult> {
   const { data } = ctx;
-  ctx.progress('validation', 0, 'Checking images and output path');
-  const baseline = await prepareInput(ctx, data.baseline, 'payload.data.baseline');
-  const target = await prepareInput(ctx, data.target, 'payload.data.target');
-  const destination = await resolveDestination(
-    data.output,
-    ctx.config.allowedRoots,
-    'payload.data.output.destination',
-  );
-  const collected = await runOnAppliance(ctx, [baseline, target], (lease) =>
-    inspectBoth(ctx, lease, [baseline, target]),
+  if (data.output.destination) {
+    await resolveAllowedPath(data.output.destination, ctx.config.allowedRoots, {
+      kind: 'target',
+      field: 'payload.data.output.destination',
+    });
+  }
+  const collected = await withImages(
+    ctx,
+    [data.baseline, data.target],
+    (lease, images) => inspectBoth(ctx, lease, images),
+    { isolated: data.isolated, fields: ['payload.data.baseline.path', 'payload.data.target.path'] },
   );
   ctx.progress('result_generation', 95, 'Writing the comparison');
   const report = buildComparison(collected, data.options);
-  if (destination) ctx.metrics.diskWrite(await writeReportFile(destination, data.output, report));
+  const file = await writeReport(report, data.output, ctx.config.allowedRoots, (n) =>
+    ctx.metrics.diskWrite(n),
+  );
   ctx.progress('result_generation', 100, `${report.summary.total_differences} difference(s)`);
   return {
-    data: { status: 'success', output_file: destination, summary: report.summary, report },
-    ...(destination ? { outputs: { primary: destination } } : {}),
+    data: { status: 'success', output_file: file, summary: report.summary, report },
+    ...(file ? { outputs: { primary: file, artifacts: [file] } } : {}),
   };
 }
 

@@ -1,6 +1,6 @@
-// guestkit.compare.v1 payload: two images (as guestkit.inspect takes them), what to compare, output.
+// guestkit.compare.v1 payload: two images (guestkit.inspect's image block), what to compare, output.
+import { validateImage, validateOutput, type ImageSpec, type OutputSpec } from '../inspect/payload.js';
 import { bool, obj, type Obj } from '../payload-fields.js';
-import { parseImageSpec, parseOutput, type ImageSpec, type OutputSpec } from '../profile/payload.js';
 import type { CompareOptions } from './types.js';
 
 export interface CompareRequest {
@@ -8,6 +8,7 @@ export interface CompareRequest {
   target: ImageSpec;
   options: CompareOptions;
   output: OutputSpec;
+  isolated: boolean;
 }
 
 export function validateComparePayload(data: unknown): CompareRequest {
@@ -20,8 +21,8 @@ export function validateComparePayload(data: unknown): CompareRequest {
       fallback,
     );
   return {
-    baseline: parseImageSpec(d.baseline, 'payload.data.baseline'),
-    target: parseImageSpec(d.target, 'payload.data.target'),
+    baseline: validateImage(d.baseline, 'payload.data.baseline'),
+    target: validateImage(d.target, 'payload.data.target'),
     options: {
       compare_packages: flag('compare_packages', true),
       compare_files: flag('compare_files', false),
@@ -29,6 +30,7 @@ export function validateComparePayload(data: unknown): CompareRequest {
       ignore_timestamps: flag('ignore_timestamps', true),
       recommendations: flag('recommendations', false),
     },
-    output: parseOutput(d.output, 'payload.data.output'),
+    output: validateOutput(d.output, 'payload.data.output'),
+    isolated: bool(o.isolated_appliance, 'payload.data.options.isolated_appliance', false),
   };
 }

@@ -1,60 +1,9 @@
-// Payload pieces guestkit.profile and guestkit.compare share: the image block (as guestkit.inspect
-// takes it) and the output block, plus the profile payload itself.
-import { HandlerError } from '../../protocol/errors.js';
-import { bool, checksum, invalid, obj, oneOf, str, type Obj } from '../payload-fields.js';
+// guestkit.profile.v1 payload. The image and output blocks are guestkit.inspect's (same fields,
+// same messages); profiles, options and include_remediation are profile's own.
+import { ValidationError } from '../../protocol/errors.js';
+import { validateImage, validateOutput, type ImageSpec, type OutputSpec } from '../inspect/payload.js';
+import { bool, invalid, obj, oneOf, type Obj } from '../payload-fields.js';
 import { PROFILE_NAMES, SEVERITIES, type ProfileName, type ProfileOptions, type Severity } from './types.js';
-
-const IMAGE_FORMATS = ['qcow2', 'raw', 'img', 'vmdk', 'vdi', 'vhdx'] as const;
-
-export interface ImageSpec {
-  path: string;
-  /** qemu format name (`img` normalised to `raw`); undefined = detect with qemu-img. */
-  format?: string;
-  /** Lowercase hex SHA-256 to verify before use. */
-  checksum?: string;
-}
-
-export interface OutputSpec {
-  format: 'json' | 'yaml';
-  destination: string | null;
-  compression: 'gzip' | null;
-}
-
-export function parseImageSpec(v: unknown, field: string): ImageSpec {
-  const o = obj(v, field, true) as Obj;
-  const path = str(o.path, `${field}.path`, true) as string;
-  if (typeof o.format === 'string' && o.format.trim().toLowerCase() === 'ova') {
-    throw new HandlerError(
-      'UNSUPPORTED_IMAGE_FORMAT',
-      `${field}.format: ova archives are not disk images; extract the disk (vmdk) from the archive first`,
-      { phase: 'validation' },
-    );
-  }
-  const format = oneOf(o.format, `${field}.format`, IMAGE_FORMATS);
-  const sum = checksum(o.checksum, `${field}.checksum`);
-  if (o.size_bytes !== undefined && (typeof o.size_bytes !== 'number' || o.size_bytes < 0)) {
-    throw invalid(`${field}.size_bytes`, 'must be a non-negative number');
-  }
-  bool(o.read_only, `${field}.read_only`, true); // always opened read-only; checked for type only
-  return {
-    path,
-    ...(format ? { format: format === 'img' ? 'raw' : format } : {}),
-    ...(sum ? { checksum: sum } : {}),
-  };
-}
-
-export function parseOutput(v: unknown, field: string): OutputSpec {
-  const o = obj(v, field) ?? {};
-  const compression = o.compression === undefined || o.compression === null || o.compression === 'none';
-  if (!compression && o.compression !== 'gzip') {
-    throw invalid(`${field}.compression`, `must be null or gzip, got '${String(o.compression)}'`);
-  }
-  return {
-    format: oneOf(o.format, `${field}.format`, ['json', 'yaml'] as const) ?? 'json',
-    destination: str(o.destination, `${field}.destination`) ?? null,
-    compression: compression ? null : 'gzip',
-  };
-}
 
 export interface ProfileRequest {
   image: ImageSpec;
@@ -62,11 +11,14 @@ export interface ProfileRequest {
   options: ProfileOptions;
   output: OutputSpec;
   includeRemediation: boolean;
+  /** options.isolated_appliance: never share an appliance with other jobs. */
+  isolated: boolean;
 }
 
 export function validateProfilePayload(data: unknown): ProfileRequest {
+  if (data === undefined || data === null) throw new ValidationError('Missing required field: payload.data');
   const d = obj(data, 'payload.data', true) as Obj;
-  const image = parseImageSpec(d.image, 'payload.data.image');
+  const image = validateImage(d.image, 'payload.data.image');
   let profiles: ProfileName[] = [...PROFILE_NAMES];
   if (d.profiles !== undefined) {
     if (!Array.isArray(d.profiles) || d.profiles.length === 0) {
@@ -88,12 +40,13 @@ export function validateProfilePayload(data: unknown): ProfileRequest {
       severity_threshold: threshold,
       fail_on_critical: bool(options.fail_on_critical, 'payload.data.options.fail_on_critical', false),
     },
-    output: parseOutput(output, 'payload.data.output'),
+    output: validateOutput(d.output, 'payload.data.output'),
     // Accepted in either block: older clients put it under options.
     includeRemediation: bool(
       output.include_remediation ?? options.include_remediation,
       'payload.data.output.include_remediation',
       true,
     ),
+    isolated: bool(options.isolated_appliance, 'payload.data.options.isolated_appliance', false),
   };
 }
