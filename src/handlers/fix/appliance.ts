@@ -27,6 +27,8 @@ export class FixAppliance {
     const appliance = new FixAppliance(await Guestfs.create(options), signal);
     try {
       await appliance.g.addDrive(overlay, { format: 'qcow2', readonly: false });
+      // An abort while the handle was being created fired no listener: check before the long launch.
+      if (signal.aborted) throw signal.reason;
       await appliance.g.launch();
     } catch (err) {
       await appliance.close();
