@@ -41,8 +41,8 @@ export function systemRoutes(
       },
     },
     async () => {
-      const reg = await worker.capabilities();
-      return { workers: [reg], total: 1 };
+      const workers = worker.workers ? await worker.workers() : [await worker.capabilities()];
+      return { workers, total: workers.length };
     },
   );
 

@@ -8,7 +8,7 @@ import { createLogger, type Logger } from '../../logger.js';
 import { startMetrics } from '../../metrics/index.js';
 import { WorkerError } from '../../protocol/errors.js';
 import { FileTransport } from '../../transports/file/index.js';
-import { createWorker } from '../../worker/worker.js';
+import { createWorkerFor } from '../../worker/factory.js';
 
 export interface DaemonOptions {
   workerId?: string;
@@ -86,11 +86,7 @@ export function configFromFlags(o: DaemonOptions, env: NodeJS.ProcessEnv = proce
 
 /** Runs the daemon until a signal (or, with --once, until the jobs present at start are done). Returns the exit code. */
 export async function runDaemon(config: WorkerConfig, logger: Logger): Promise<number> {
-  if (config.transport === 'redis') {
-    logger.error('the redis transport is not available in this build; use --transport file or http');
-    return 2;
-  }
-  const worker = createWorker(config, { logger });
+  const worker = createWorkerFor(config, { logger });
   const transport =
     config.transport === 'file'
       ? new FileTransport({ worker, jobsDir: config.jobsDir, resultsDir: config.resultsDir, logger })

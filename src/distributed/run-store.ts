@@ -1,0 +1,53 @@
+// The store as one run of one job sees it: every transition is fenced by the attempt this run
+// took (and, once assigned, by this worker's id). A worker that lost Redis long enough for another
+// to take the job over keeps running, but its late writes fail the fence: the first terminal write
+// of the current attempt wins and results are never duplicated.
+import type { JobStatus, ProgressEvent, ResultDocument } from '../protocol/schema.js';
+import type { JobRecord, JobStore, NewJob, TransitionPatch } from '../store/types.js';
+import type { ListQuery } from '../worker/types.js';
+import type { RedisJobStore } from './store.js';
+
+export class RunStore implements JobStore {
+  readonly kind = 'redis-run';
+  private held = false;
+
+  constructor(
+    private readonly inner: RedisJobStore,
+    private readonly workerId: string,
+    /** The attempt this run expects the job to be at. */
+    private attempt: number,
+  ) {}
+
+  async transition(
+    jobId: string,
+    from: readonly JobStatus[],
+    to: JobStatus,
+    patch: TransitionPatch = {},
+    result?: ResultDocument,
+  ): Promise<JobRecord | undefined> {
+    const guard = { attempt: this.attempt, ...(this.held ? { workerId: this.workerId } : {}) };
+    const next = await this.inner.transitionIf(jobId, from, to, patch, result, guard);
+    if (next) {
+      this.attempt = next.attempt;
+      if (to === 'assigned') this.held = true;
+      if (to === 'pending') this.held = false;
+    }
+    return next;
+  }
+
+  open = (): Promise<void> => Promise.resolve();
+  close = (): Promise<void> => Promise.resolve();
+  create = (job: NewJob) => this.inner.create(job);
+  get = (jobId: string) => this.inner.get(jobId);
+  appendEvent = (event: ProgressEvent) => this.inner.appendEvent(event);
+  events = (jobId: string, after?: number) => this.inner.events(jobId, after);
+  lastSequence = (jobId: string) => this.inner.lastSequence(jobId);
+  result = (jobId: string) => this.inner.result(jobId);
+  history = (jobId: string) => this.inner.history(jobId);
+  list = (query: ListQuery) => this.inner.list(query);
+  counts = () => this.inner.counts();
+  pending = (limit: number) => this.inner.pending(limit);
+  requeueInterrupted = (workerId?: string) => this.inner.requeueInterrupted(workerId);
+  purgeTerminal = (olderThan: number) => this.inner.purgeTerminal(olderThan);
+  ping = () => this.inner.ping();
+}

@@ -1,0 +1,341 @@
+// JobStore on Redis: the shared state of every API node and worker in distributed mode (status,
+// progress events, results, audit trail, idempotency keys). Atomic decisions run as Lua scripts
+// (scripts.ts); reads are plain commands.
+import { Redis } from 'ioredis';
+import type { JobErrorInfo } from '../protocol/errors.js';
+import type { JobStatus, ProgressEvent, ResultDocument } from '../protocol/schema.js';
+import type {
+  CreateOutcome,
+  JobRecord,
+  JobStore,
+  NewJob,
+  StatusHistoryEntry,
+  StoreListPage,
+  TransitionPatch,
+} from '../store/types.js';
+import type { JobProgress, ListQuery } from '../worker/types.js';
+import { APPEND_EVENT, CREATE, PURGE, TRANSITION } from './scripts.js';
+
+export const ALL_STATUSES: readonly JobStatus[] = [
+  'pending',
+  'assigned',
+  'running',
+  'completed',
+  'failed',
+  'cancelled',
+  'timeout',
+];
+
+/** Extra condition on a transition: the job's worker and attempt must still be these. */
+export interface RunGuard {
+  workerId?: string;
+  attempt?: number;
+}
+
+export interface RedisStoreOptions {
+  /** An ioredis client (shared) or a URL (the store opens and closes its own). */
+  redis: Redis | string;
+  /** Key prefix, e.g. `guestkit:` (ends with a colon). */
+  prefix: string;
+  eventsPerJob: number;
+}
+
+type Script = 'create' | 'transition' | 'appendEvent' | 'purge';
+const SOURCES: Record<Script, string> = {
+  create: CREATE,
+  transition: TRANSITION,
+  appendEvent: APPEND_EVENT,
+  purge: PURGE,
+};
+
+/** Redis client settings for long-lived connections: commands wait for a reconnect instead of failing. */
+export function redisClient(url: string, name: string): Redis {
+  return new Redis(url, { maxRetriesPerRequest: null, connectionName: name, lazyConnect: false });
+}
+
+const num = (v: string | undefined): number | null => (v === undefined || v === '' ? null : Number(v));
+const str = (v: string | undefined): string | null => (v === undefined || v === '' ? null : v);
+
+function pairsToHash(pairs: string[]): Record<string, string> {
+  const h: Record<string, string> = {};
+  for (let i = 0; i + 1 < pairs.length; i += 2) h[pairs[i]] = pairs[i + 1];
+  return h;
+}
+
+export function recordFromHash(h: Record<string, string>): JobRecord {
+  return {
+    job_id: h.job_id,
+    operation: h.operation,
+    payload_type: h.payload_type,
+    status: h.status as JobStatus,
+    attempt: Number(h.attempt),
+    execution: JSON.parse(h.execution) as JobRecord['execution'],
+    submitted_at: Number(h.submitted_at),
+    started_at: num(h.started_at),
+    completed_at: num(h.completed_at),
+    not_before: num(h.not_before),
+    worker_id: str(h.worker_id),
+    progress: h.progress ? (JSON.parse(h.progress) as JobProgress) : null,
+    error: h.error ? (JSON.parse(h.error) as JobErrorInfo) : null,
+    seq: Number(h.seq),
+    envelope: JSON.parse(h.document) as JobRecord['envelope'],
+    source: h.source,
+  };
+}
+
+/** Patch → field/value pairs ('' stores null). */
+function patchPairs(patch: TransitionPatch): string[] {
+  const out: string[] = [];
+  const put = (k: string, v: number | string | null) => out.push(k, v === null ? '' : String(v));
+  if (patch.attempt !== undefined) put('attempt', patch.attempt);
+  if (patch.started_at !== undefined) put('started_at', patch.started_at);
+  if (patch.completed_at !== undefined) put('completed_at', patch.completed_at);
+  if (patch.not_before !== undefined) put('not_before', patch.not_before);
+  if (patch.worker_id !== undefined) put('worker_id', patch.worker_id);
+  if (patch.error !== undefined) put('error', patch.error === null ? null : JSON.stringify(patch.error));
+  if (patch.progress !== undefined) {
+    put('progress', patch.progress === null ? null : JSON.stringify(patch.progress));
+  }
+  return out;
+}
+
+export class RedisJobStore implements JobStore {
+  readonly kind = 'redis';
+  readonly redis: Redis;
+  private readonly owned: boolean;
+  private readonly p: string;
+  private readonly sha = new Map<Script, string>();
+
+  constructor(private readonly options: RedisStoreOptions) {
+    this.owned = typeof options.redis === 'string';
+    this.redis =
+      typeof options.redis === 'string' ? redisClient(options.redis, 'guestkit-store') : options.redis;
+    this.p = options.prefix;
+  }
+
+  async open(): Promise<void> {
+    await this.redis.ping();
+  }
+
+  async close(): Promise<void> {
+    if (this.owned) await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+
+  /** EVALSHA, loading the script on NOSCRIPT (after a Redis restart the cache is empty). */
+  private async run(script: Script, args: (string | number)[]): Promise<unknown> {
+    let sha = this.sha.get(script);
+    if (!sha) {
+      sha = (await this.redis.script('LOAD', SOURCES[script])) as string;
+      this.sha.set(script, sha);
+    }
+    try {
+      return await this.redis.evalsha(sha, 0, ...args);
+    } catch (err) {
+      if (!String((err as Error).message).includes('NOSCRIPT')) throw err;
+      this.sha.delete(script);
+      return this.redis.eval(SOURCES[script], 0, ...args);
+    }
+  }
+
+  async create(job: NewJob): Promise<CreateOutcome> {
+    const e = job.execution;
+    const fields = [
+      'job_id', job.job_id,
+      'operation', job.operation,
+      'payload_type', job.payload_type,
+      'attempt', job.attempt,
+      'execution', JSON.stringify(e),
+      'priority', e.priority,
+      'submitted_at', job.submitted_at,
+      'source', job.source,
+      'idem', e.idempotency_key ?? '',
+    ]; // prettier-ignore
+    const [kind, pairs] = (await this.run('create', [
+      this.p,
+      job.job_id,
+      e.idempotency_key ?? '',
+      job.document,
+      job.submitted_at,
+      job.operation,
+      ...fields,
+    ])) as [CreateOutcome['kind'], string[]];
+    return { kind, job: recordFromHash(pairsToHash(pairs)) } as CreateOutcome;
+  }
+
+  async get(jobId: string): Promise<JobRecord | undefined> {
+    const h = await this.redis.hgetall(`${this.p}job:${jobId}`);
+    return h.status ? recordFromHash(h) : undefined;
+  }
+
+  transition(
+    jobId: string,
+    from: readonly JobStatus[],
+    to: JobStatus,
+    patch: TransitionPatch = {},
+    result?: ResultDocument,
+  ): Promise<JobRecord | undefined> {
+    return this.transitionIf(jobId, from, to, patch, result, {});
+  }
+
+  /** `transition` that also requires the job's worker_id / attempt to be the guard's (a run's fence). */
+  async transitionIf(
+    jobId: string,
+    from: readonly JobStatus[],
+    to: JobStatus,
+    patch: TransitionPatch,
+    result: ResultDocument | undefined,
+    guard: RunGuard,
+  ): Promise<JobRecord | undefined> {
+    const pairs = (await this.run('transition', [
+      this.p,
+      jobId,
+      from.join(','),
+      to,
+      Date.now(),
+      guard.workerId ?? '',
+      guard.attempt === undefined ? '' : String(guard.attempt),
+      result ? JSON.stringify(result) : '',
+      ...patchPairs(patch),
+    ])) as string[] | null;
+    return pairs ? recordFromHash(pairsToHash(pairs)) : undefined;
+  }
+
+  /** Sets the progress of a job that is still pending (why it waits). */
+  async setWaitingReason(jobId: string, progress: JobProgress): Promise<void> {
+    await this.transitionIf(jobId, ['pending'], 'pending', { progress }, undefined, {});
+  }
+
+  async appendEvent(event: ProgressEvent): Promise<void> {
+    const progress: JobProgress = {
+      phase: event.phase,
+      percent: event.progress_percent,
+      message: event.message,
+    };
+    await this.run('appendEvent', [
+      this.p,
+      event.job_id,
+      JSON.stringify(event),
+      JSON.stringify(progress),
+      this.options.eventsPerJob,
+    ]);
+  }
+
+  async events(jobId: string, afterSequence = -1): Promise<ProgressEvent[]> {
+    const raw = await this.redis.lrange(`${this.p}ev:${jobId}`, 0, -1);
+    return raw.map((r) => JSON.parse(r) as ProgressEvent).filter((e) => e.sequence > afterSequence);
+  }
+
+  async lastSequence(jobId: string): Promise<number> {
+    const last = await this.redis.lindex(`${this.p}ev:${jobId}`, -1);
+    return last ? (JSON.parse(last) as ProgressEvent).sequence : -1;
+  }
+
+  async result(jobId: string): Promise<ResultDocument | undefined> {
+    const r = await this.redis.get(`${this.p}result:${jobId}`);
+    return r ? (JSON.parse(r) as ResultDocument) : undefined;
+  }
+
+  async history(jobId: string): Promise<StatusHistoryEntry[]> {
+    const raw = await this.redis.lrange(`${this.p}hist:${jobId}`, 0, -1);
+    return raw.map((line) => {
+      const [from, to, at, attempt] = line.split('|');
+      return {
+        job_id: jobId,
+        from: from === '' ? null : (from as JobStatus),
+        to: to as JobStatus,
+        at: Number(at),
+        attempt: Number(attempt),
+      };
+    });
+  }
+
+  private async records(ids: string[]): Promise<JobRecord[]> {
+    if (ids.length === 0) return [];
+    const pipe = this.redis.pipeline();
+    for (const id of ids) pipe.hgetall(`${this.p}job:${id}`);
+    const out: JobRecord[] = [];
+    for (const [err, h] of (await pipe.exec()) ?? []) {
+      const hash = h as Record<string, string>;
+      if (!err && hash.status) out.push(recordFromHash(hash));
+    }
+    return out;
+  }
+
+  async list(query: ListQuery): Promise<StoreListPage> {
+    const limit = Math.min(1000, Math.max(1, query.limit ?? 100));
+    const max = query.cursor && /^\d+$/.test(query.cursor) ? `(${query.cursor}` : '+inf';
+    const index = query.operation
+      ? `${this.p}op:${query.operation}`
+      : `${this.p}${query.status ? `st:${query.status}` : 'jobs'}`;
+    const both = query.operation !== undefined && query.status !== undefined;
+    const total = both
+      ? Number(await this.redis.call('ZINTERCARD', 2, index, `${this.p}st:${query.status}`))
+      : await this.redis.zcard(index);
+    // With both filters, walk the operation index and keep the matching status.
+    const page: JobRecord[] = [];
+    let upper = max;
+    for (;;) {
+      const chunk = both ? 500 : limit + 1;
+      const ids = await this.redis.zrevrangebyscore(index, upper, '-inf', 'LIMIT', 0, chunk);
+      const recs = await this.records(ids);
+      for (const r of recs) if (!both || r.status === query.status) page.push(r);
+      if (!both || ids.length < chunk || page.length > limit) break;
+      upper = `(${recs.length ? recs[recs.length - 1].seq : 0}`;
+    }
+    const jobs = page.slice(0, limit);
+    const next = page.length > limit ? String(jobs[jobs.length - 1].seq) : null;
+    return { jobs, total, next_cursor: next };
+  }
+
+  async counts(): Promise<Record<JobStatus, number>> {
+    const h = await this.redis.hgetall(`${this.p}counts`);
+    const out = {} as Record<JobStatus, number>;
+    for (const s of ALL_STATUSES) out[s] = Math.max(0, Number(h[s] ?? 0));
+    return out;
+  }
+
+  async pending(limit: number): Promise<JobRecord[]> {
+    const ids = await this.redis.zrange(`${this.p}st:pending`, 0, limit - 1);
+    const recs = await this.records(ids);
+    return recs.sort((a, b) => b.execution.priority - a.execution.priority || a.seq - b.seq);
+  }
+
+  /**
+   * Jobs this worker id left assigned/running (a restart under the same --worker-id) go back to
+   * pending with attempt + 1. Without a worker id nothing is touched: in distributed mode other
+   * live workers own the rest, and BullMQ's stalled-job check recovers those of dead workers.
+   */
+  async requeueInterrupted(workerId?: string): Promise<JobRecord[]> {
+    if (workerId === undefined) return [];
+    const out: JobRecord[] = [];
+    for (const st of ['assigned', 'running'] as const) {
+      const ids = await this.redis.zrange(`${this.p}st:${st}`, 0, -1);
+      for (const r of await this.records(ids)) {
+        if (r.worker_id !== workerId) continue;
+        const next = await this.transitionIf(
+          r.job_id,
+          [st],
+          'pending',
+          { attempt: r.attempt + 1, worker_id: null, not_before: null },
+          undefined,
+          { workerId, attempt: r.attempt },
+        );
+        if (next) out.push(next);
+      }
+    }
+    return out;
+  }
+
+  async purgeTerminal(olderThan: number): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = Number(await this.run('purge', [this.p, olderThan, 500]));
+      total += n;
+      if (n < 500) return total;
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.redis.ping();
+  }
+}
