@@ -116,6 +116,23 @@ describe('guestkit.convert', () => {
     expect(await readdir(tw.dir)).not.toContain('never.qcow2');
   });
 
+  it('preserve_sparse keeps holes; false allocates every byte', async () => {
+    const fx = fixtures[1]; // qcow2: mostly unallocated
+    const sizes: Record<string, number> = {};
+    for (const sparse of [true, false]) {
+      const target = join(tw.dir, `sparse-${sparse}.raw`);
+      const r = await run({
+        source: { path: fx.path },
+        target: { path: target, format: 'raw' },
+        options: { preserve_sparse: sparse, verify_after_convert: true },
+      });
+      expect(r.status, JSON.stringify(r.error)).toBe('completed');
+      sizes[String(sparse)] = (r.data as ConvertData).target.allocated_size_bytes;
+    }
+    expect(sizes.false).toBeGreaterThanOrEqual(fx.facts.virtualSizeBytes);
+    expect(sizes.true).toBeLessThan(fx.facts.virtualSizeBytes / 2);
+  });
+
   it('refuses an existing target and leaves it untouched', async () => {
     const target = join(tw.dir, 'occupied.qcow2');
     await writeFile(target, 'precious');
