@@ -305,7 +305,15 @@ export class LocalWorker extends EventEmitter<WorkerEvents> implements Worker {
         { phase: 'validation', details: { operation: envelope.operation, reason: availability.reason } },
       );
     }
-    handler.validate(envelope.payload.data, envelope);
+    try {
+      handler.validate(envelope.payload.data, envelope);
+    } catch (err) {
+      if (err instanceof WorkerError) throw err;
+      // A validate() that crashes still refuses the job as invalid rather than failing the request.
+      throw new WorkerError('VALIDATION_ERROR', `Invalid payload for ${envelope.operation}: ${String(err)}`, {
+        phase: 'validation',
+      });
+    }
     for (const w of warnings) this.logger.warn({ job_id: envelope.job_id }, w);
 
     const now = Date.now();

@@ -368,6 +368,17 @@ describe('submission checks', () => {
     expect(await codeOf(w.submit({ ...echo(), version: '3' }))).toBe(
       'VALIDATION_ERROR: Unsupported protocol version: 3',
     );
+    t.registry.register({
+      operation: 'test.badvalidate',
+      payloadTypes: ['test.badvalidate.v1'],
+      validate: () => {
+        throw new TypeError('cannot read properties of undefined');
+      },
+      run: async () => ({ data: null }),
+    });
+    expect(await codeOf(w.submit(job('test.badvalidate')))).toBe(
+      'VALIDATION_ERROR: Invalid payload for test.badvalidate: TypeError: cannot read properties of undefined',
+    );
   });
 
   it('DUPLICATE_JOB_ID for another document with the same id; the same document is idempotent', async () => {
