@@ -1,0 +1,195 @@
+// RedisWorker in one process against the suite's redis-server: an API-role node and worker-role
+// nodes sharing one prefix. Capability routing (pending with a reason, released not failed),
+// retries through BullMQ's delayed set, cancel across nodes, relayed status events, membership.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { resolveConfig, type WorkerConfigInput } from '../../src/config.js';
+import { Membership } from '../../src/distributed/members.js';
+import { createRedisWorker, type RedisWorker } from '../../src/distributed/worker.js';
+import { systemEchoHandler, testEchoHandler } from '../../src/handlers/index.js';
+import { HandlerRegistry } from '../../src/handlers/registry.js';
+import type { JobHandler } from '../../src/handlers/types.js';
+import { WorkerError } from '../../src/protocol/errors.js';
+
+const url = process.env.GUESTKIT_TEST_REDIS_URL;
+const dir = mkdtempSync(join(tmpdir(), 'gk-redis-worker-'));
+const prefix = `t-worker-${process.pid}-${Date.now()}:`;
+const nodes: RedisWorker[] = [];
+
+let flakyRuns = 0;
+const flaky: JobHandler<unknown> = {
+  operation: 'test.flaky',
+  payloadTypes: ['test.flaky.v1'],
+  description: 'fails recoverably on its first run',
+  validate: (d) => d,
+  async run() {
+    flakyRuns++;
+    if (flakyRuns === 1) throw new WorkerError('EXECUTION_ERROR', 'first run fails', { recoverable: true });
+    return { data: { runs: flakyRuns } };
+  },
+};
+
+function registry(): HandlerRegistry {
+  return new HandlerRegistry().register(systemEchoHandler).register(testEchoHandler).register(flaky);
+}
+
+async function node(
+  role: 'api' | 'worker',
+  workerId: string,
+  features: string[] = [],
+  extra: WorkerConfigInput = {},
+) {
+  const config = resolveConfig(
+    {
+      transport: 'redis',
+      redisUrl: url,
+      role,
+      workerId,
+      stateDir: join(dir, 'state'),
+      workDir: dir,
+      maxConcurrent: 2,
+      retry: { baseDelayMs: 300, maxDelayMs: 1000 },
+      drainTimeoutMs: 3000,
+      ...extra,
+    },
+    {},
+  );
+  const w = createRedisWorker(config, {
+    registry: registry(),
+    featureProbes: [async () => features],
+    tuning: { prefix, stallMs: 3000, heartbeatMs: 300, releaseDelayMs: 200, queueStatsMs: 300 },
+  });
+  nodes.push(w);
+  await w.start();
+  return w;
+}
+
+function job(id: string, extra: Record<string, unknown> = {}, data: Record<string, unknown> = {}) {
+  return {
+    version: '1.0',
+    job_id: id,
+    created_at: new Date().toISOString(),
+    kind: 'VMOperation',
+    operation: 'test.echo',
+    payload: { type: 'test.echo.v1', data },
+    ...extra,
+  };
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+afterAll(async () => {
+  for (const n of nodes.reverse()) await n.stop({ drainTimeoutMs: 1000 }).catch(() => undefined);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe.skipIf(!url)('RedisWorker (api and worker nodes in one process)', () => {
+  it('routes by capability: waits with a reason, is released not failed, runs where it fits', async () => {
+    const api = await node('api', 'api-1');
+    const plain = await node('worker', 'worker-plain');
+    await until('the plain worker to register', async () => (await api.workers()).length === 1);
+
+    await api.submit(job('job-gpu-0001', { constraints: { required_features: ['gpu'] } }));
+    const waiting = await api.get('job-gpu-0001');
+    expect(waiting?.status).toBe('pending');
+    expect(waiting?.progress?.message).toMatch(
+      /no live worker in pool 'default' meets.*worker-plain: features \[gpu\]/,
+    );
+    // The plain worker pulls it, cannot run it and puts it back: still pending, now saying so.
+    await until('the release', async () =>
+      (await api.get('job-gpu-0001'))?.progress?.message.startsWith('Released by worker-plain'),
+    );
+    expect((await api.get('job-gpu-0001'))?.status).toBe('pending');
+
+    const gpu = await node('worker', 'worker-gpu', ['gpu']);
+    const done = await api.waitFor('job-gpu-0001');
+    expect(done).toMatchObject({ status: 'completed', worker_id: 'worker-gpu', attempt: 1 });
+    const names = (await api.workers()).map((w) => w.worker_id);
+    expect(names).toEqual(['worker-gpu', 'worker-plain']);
+    await gpu.stop();
+    expect((await api.workers()).map((w) => w.worker_id)).toEqual(['worker-plain']);
+    void plain;
+  });
+
+  it('retries a recoverable failure after a backoff, as the next attempt', async () => {
+    const api = nodes[0];
+    await api.submit({
+      ...job('job-flaky-0001', { execution: { max_attempts: 2 } }),
+      operation: 'test.flaky',
+      payload: { type: 'test.flaky.v1', data: {} },
+    });
+    const done = await api.waitFor('job-flaky-0001');
+    expect(done).toMatchObject({ status: 'completed', attempt: 2 });
+    expect((await api.result('job-flaky-0001'))?.execution_summary.attempt).toBe(2);
+    const trail = (await api.history('job-flaky-0001')).map((h) => h.to);
+    expect(trail).toEqual(['pending', 'assigned', 'running', 'pending', 'assigned', 'running', 'completed']);
+  });
+
+  it('cancels a job running on another node: its signal fires there', async () => {
+    const api = nodes[0];
+    const seen: string[] = [];
+    api.on('status', (e) => {
+      if (e.job_id === 'job-cancel-0001') seen.push(e.to);
+    });
+    await api.submit(job('job-cancel-0001', {}, { sleep_ms: 30_000 }));
+    await until('running', async () => (await api.get('job-cancel-0001'))?.status === 'running');
+    const t0 = Date.now();
+    expect(await api.cancel('job-cancel-0001')).toMatchObject({ outcome: 'stopping' });
+    const done = await api.waitFor('job-cancel-0001');
+    expect(done.status).toBe('cancelled');
+    expect(Date.now() - t0).toBeLessThan(20_000);
+    const result = await api.result('job-cancel-0001');
+    expect(result).toMatchObject({ worker_id: 'worker-plain', error: { code: 'CANCELLED' } });
+    // The worker's status events reached the API node over pub/sub.
+    expect(seen).toEqual(expect.arrayContaining(['assigned', 'running', 'cancelled']));
+    // A pending job is cancelled at once by the API node.
+    await api.submit(job('job-cancel-0002', { constraints: { required_features: ['none-has-this'] } }));
+    expect(await api.cancel('job-cancel-0002')).toMatchObject({ outcome: 'cancelled' });
+    expect(await api.cancel('job-cancel-0002')).toMatchObject({ outcome: 'already_terminal' });
+  });
+
+  it('answers duplicates and idempotency keys like the local worker', async () => {
+    const api = nodes[0];
+    const doc = job('job-dup-0001', { execution: { idempotency_key: 'idem-1' } });
+    expect(await api.submit(doc)).toMatchObject({ created: true });
+    expect(await api.submit(doc)).toMatchObject({ created: false, reason: 'same_document' });
+    await expect(api.submit({ ...doc, metadata: { name: 'x' } })).rejects.toMatchObject({
+      code: 'DUPLICATE_JOB_ID',
+    });
+    await api.waitFor('job-dup-0001');
+    expect(await api.submit({ ...doc, job_id: 'job-dup-0002' })).toMatchObject({
+      job_id: 'job-dup-0001',
+      created: false,
+      reason: 'idempotency_key',
+    });
+    await expect(api.submit(job('bad:pool-0001', { routing: { worker_pool: 'a b' } }))).rejects.toMatchObject(
+      {
+        code: 'VALIDATION_ERROR',
+      },
+    );
+  });
+
+  it('forgets a worker whose heartbeat key expired', async () => {
+    const api = nodes[0];
+    const { Redis } = await import('ioredis');
+    const r = new Redis(url as string);
+    const m = new Membership(r, prefix);
+    const reg = { ...(await api.capabilities()), worker_id: 'ghost-worker' };
+    await m.publish(reg, 300);
+    expect((await api.workers()).map((w) => w.worker_id)).toContain('ghost-worker');
+    await until('the ghost to expire', async () =>
+      (await api.workers()).every((w) => w.worker_id !== 'ghost-worker'),
+    );
+    await r.quit();
+  });
+});
