@@ -165,6 +165,8 @@ export class SqliteStore implements JobStore {
     db.exec(SCHEMA);
     if (this.options.path !== ':memory:') {
       db.pragma('wal_autocheckpoint = 0');
+      // When a busy period ends and the WAL is reused from its start, shrink it back to 64 MiB.
+      db.pragma('journal_size_limit = 67108864');
       this.checkpointer = new WalCheckpointer(this.options.path);
     }
     this.db = db;
