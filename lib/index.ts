@@ -25,5 +25,23 @@ export {
   type Sha256Progress,
   type VerifyResult,
 } from './checksum.js';
+// Appliance pool: many drives per libguestfs launch, several launches in parallel.
+export {
+  AppliancePool,
+  ApplianceError,
+  DRIVE_FORMATS,
+  probeImage,
+  getSharedAppliancePool,
+  configureSharedAppliancePool,
+  closeSharedAppliancePool,
+  sharedAppliancePoolStatus,
+  type ApplianceLease,
+  type AppliancePoolOptions,
+  type AppliancePoolStatus,
+  type ApplianceStage,
+  type DriveRequest,
+  type ProbedDrive,
+  type RunOptions,
+} from './appliance.js';
 // The worker, for embedding (full worker API: 'guestkit-worker/worker').
 export { createWorker, registerHandler, JobBuilder } from '../src/index.js';

@@ -19,7 +19,7 @@ import { isTerminal } from '../protocol/schema.js';
 import { validateEnvelope } from '../protocol/validate.js';
 import { SqliteStore } from '../store/sqlite.js';
 import type { JobRecord, JobStore } from '../store/types.js';
-import { closeSharedAppliancePoolIfIdle } from '../../lib/appliance.js';
+import { closeSharedAppliancePoolIfIdle, sharedAppliancePoolStatus } from '../../lib/appliance.js';
 import { shutdownReason } from './attempt.js';
 import { buildRegistration, CapabilityProbe, checkConstraints, type FeatureProbe } from './capabilities.js';
 import { Executor } from './executor.js';
@@ -76,7 +76,11 @@ export function toStatusDocument(job: JobRecord): JobStatusDocument {
 async function libguestfsCheck(): Promise<HealthCheck> {
   try {
     await import('../../lib/native.js');
-    return { status: 'ok' };
+    // What the appliance pool is doing, once a disk job created it (readiness at a glance).
+    const pool = sharedAppliancePoolStatus();
+    if (!pool) return { status: 'ok' };
+    const message = `appliances ${pool.appliances} up, ${pool.drives} drives, ${pool.running} running, ${pool.queued} queued`;
+    return { status: 'ok', message };
   } catch (err) {
     return { status: 'error', message: `native addon unavailable: ${(err as Error).message}` };
   }
@@ -166,10 +170,12 @@ export class LocalWorker extends EventEmitter<WorkerEvents> implements Worker {
     this.startedAt = Date.now();
     this.setState('ready');
     // Everything pending (submitted earlier, recovered, waiting for a retry) goes into the queue.
+    let after: { priority: number; seq: number } | undefined;
     for (;;) {
-      const batch = await this.store.pending(10_000);
+      const batch = await this.store.pending(10_000, after);
       let added = 0;
       for (const job of batch) {
+        after = { priority: job.execution.priority, seq: job.seq };
         if (this.scheduler.has(job.job_id)) continue;
         this.executor.noteQueued(job.job_id);
         this.scheduler.enqueue({
