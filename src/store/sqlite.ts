@@ -275,6 +275,11 @@ export class SqliteStore implements JobStore {
       pending: db.prepare<[number], JobRow>(
         "SELECT * FROM jobs INDEXED BY jobs_pending WHERE status = 'pending' ORDER BY priority DESC, seq LIMIT ?",
       ),
+      pendingAfter: db.prepare<[{ limit: number; priority: number; seq: number }], JobRow>(
+        `SELECT * FROM jobs INDEXED BY jobs_pending WHERE status = 'pending'
+           AND (priority < @priority OR (priority = @priority AND seq > @seq))
+         ORDER BY priority DESC, seq LIMIT @limit`,
+      ),
       interrupted: db.prepare<[], JobRow>(
         "SELECT * FROM jobs WHERE status IN ('assigned', 'running') ORDER BY seq",
       ),
@@ -446,8 +451,11 @@ export class SqliteStore implements JobStore {
     return out;
   }
 
-  async pending(limit: number): Promise<JobRecord[]> {
-    return this.stmts.pending.all(limit).map(fromRow);
+  async pending(limit: number, after?: { priority: number; seq: number }): Promise<JobRecord[]> {
+    const rows = after
+      ? this.stmts.pendingAfter.all({ limit, priority: after.priority, seq: after.seq })
+      : this.stmts.pending.all(limit);
+    return rows.map(fromRow);
   }
 
   async requeueInterrupted(workerId?: string): Promise<JobRecord[]> {

@@ -119,8 +119,11 @@ export interface JobStore {
   history(jobId: string): Promise<StatusHistoryEntry[]>;
   list(query: ListQuery): Promise<StoreListPage>;
   counts(): Promise<Record<JobStatus, number>>;
-  /** Pending jobs in run order (priority desc, seq asc). */
-  pending(limit: number): Promise<JobRecord[]>;
+  /**
+   * Pending jobs in run order (priority desc, seq asc), at most `limit`, starting after the job
+   * with (`after.priority`, `after.seq`) when given (keyset paging through large queues).
+   */
+  pending(limit: number, after?: { priority: number; seq: number }): Promise<JobRecord[]>;
   /**
    * Crash recovery: jobs left `assigned`/`running` (by this worker id, or any when workerId is
    * undefined) go back to `pending` with attempt + 1. Returns them.

@@ -166,6 +166,11 @@ describe('SqliteStore', () => {
       'job-p-000004',
       'job-p-000001',
     ]);
+    // keyset paging through the queue, as the worker does at start
+    const first = await s.pending(2);
+    const last = first[first.length - 1];
+    const rest = await s.pending(10, { priority: last.execution.priority, seq: last.seq });
+    expect(rest.map((j) => j.job_id)).toEqual(['job-p-000004', 'job-p-000001']);
     const page = await s.list({ limit: 2 });
     expect(page.total).toBe(4);
     expect(page.jobs.map((j) => j.job_id)).toEqual(['job-p-000004', 'job-p-000003']);
