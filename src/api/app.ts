@@ -10,6 +10,7 @@ import Fastify, {
   type FastifyInstance,
   type FastifyReply,
 } from 'fastify';
+import { dashboardPlugin } from '../dashboard/plugin.js';
 import type { Logger } from '../logger.js';
 import { parseJobText } from '../protocol/parse.js';
 import type { Worker } from '../worker/types.js';
@@ -32,6 +33,8 @@ export interface BuildApiOptions {
   docs?: boolean;
   sse?: SseOptions;
   health?: HealthOptions;
+  /** Serve the web dashboard at `/` with /api/v1/stats and /api/v1/events (default true). */
+  dashboard?: boolean;
 }
 
 const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'];
@@ -60,7 +63,7 @@ export async function buildApi(worker: Worker, options: BuildApiOptions = {}): P
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
     // Longer than any valid job id, so an over-long id gets the schema's 400, not a 414.
-    maxParamLength: 512,
+    routerOptions: { maxParamLength: 512 },
     // Router-level failures (bad URL encoding, …) get the same envelope as everything else.
     frameworkErrors: (err, _req, reply) => {
       const { status, body } = mapError(err);
@@ -117,12 +120,14 @@ export async function buildApi(worker: Worker, options: BuildApiOptions = {}): P
   });
 
   // Transport metrics: every submission the HTTP transport received, and those it refused.
-  app.addHook('onResponse', async (req, reply) => {
-    if (req.method !== 'POST' || req.routeOptions.url !== '/api/v1/jobs') return;
-    worker.reportTransport('transport:fetch', { transport: 'http' });
-    if (reply.statusCode >= 400) {
-      worker.reportTransport('transport:error', { transport: 'http', error: `HTTP ${reply.statusCode}` });
+  app.addHook('onResponse', (req, reply, done) => {
+    if (req.method === 'POST' && req.routeOptions.url === '/api/v1/jobs') {
+      worker.reportTransport('transport:fetch', { transport: 'http' });
+      if (reply.statusCode >= 400) {
+        worker.reportTransport('transport:error', { transport: 'http', error: `HTTP ${reply.statusCode}` });
+      }
     }
+    done();
   });
   app.addHook('preClose', async () => {
     for (const end of [...streams]) end();
@@ -165,5 +170,6 @@ export async function buildApi(worker: Worker, options: BuildApiOptions = {}): P
 
   jobRoutes(app, worker, streams, options.sse ?? {});
   systemRoutes(app, worker, healthReporter(worker, options.health));
+  if (options.dashboard !== false) await app.register(dashboardPlugin, { worker });
   return app;
 }

@@ -22,7 +22,9 @@ export function authHook(token: string) {
   const expected = digest(token);
   return async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
     const path = req.url.split('?', 1)[0];
-    if (OPEN_PATHS.has(path)) return undefined;
+    // Routes flagged `config: { public: true }` hold no data (the dashboard's static files).
+    const open = (req.routeOptions.config as { public?: boolean } | undefined)?.public === true;
+    if (open || OPEN_PATHS.has(path)) return undefined;
     if (bearerMatches(req.headers.authorization, expected)) return undefined;
     reply.header('www-authenticate', 'Bearer realm="guestkit-worker"');
     return sendError(

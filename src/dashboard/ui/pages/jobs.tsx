@@ -1,0 +1,175 @@
+// Jobs list: filters, progress bars, ages; kept live by the all-jobs event stream.
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { api, ApiFailure, type SseMessage } from '../api.js';
+import { ErrorBox, ProgressBar, StatusBadge, TableWrap } from '../components/common.js';
+import { MetricsPanel } from '../components/metrics.js';
+import { age } from '../format.js';
+import { useApi, useEventStream, useNow } from '../hooks.js';
+import { href } from '../router.js';
+import {
+  STATUSES,
+  TERMINAL,
+  type JobStatusDoc,
+  type ListPage,
+  type ProgressEvent,
+  type StatusChange,
+} from '../types.js';
+
+const PAGE = 50;
+
+export function JobsPage() {
+  const [status, setStatus] = useState('');
+  const [operation, setOperation] = useState('');
+  const [page, setPage] = useState<ListPage>();
+  const [error, setError] = useState<ApiFailure>();
+  const [announce, setAnnounce] = useState('');
+  const caps = useApi<{ operations: string[] }>('/api/v1/capabilities');
+  const now = useNow();
+  const query = new URLSearchParams({ limit: String(PAGE) });
+  if (status) query.set('status', status);
+  if (operation) query.set('operation', operation);
+  const path = `/api/v1/jobs?${query}`;
+
+  const load = useCallback(() => {
+    api<ListPage>(path).then(
+      (p) => {
+        setPage(p);
+        setError(undefined);
+      },
+      (e: ApiFailure) => setError(e),
+    );
+  }, [path]);
+  useEffect(load, [load]);
+
+  // New jobs and filter changes need the server's list; a burst of events costs one refetch.
+  const timer = useRef<ReturnType<typeof setTimeout>>(undefined);
+  const refetchSoon = useCallback(() => {
+    clearTimeout(timer.current);
+    timer.current = setTimeout(load, 300);
+  }, [load]);
+  useEffect(() => () => clearTimeout(timer.current), []);
+
+  const onEvent = (m: SseMessage) => {
+    if (m.event === 'progress') {
+      const e = JSON.parse(m.data) as ProgressEvent;
+      setPage(
+        (p) => p && { ...p, jobs: p.jobs.map((j) => (j.job_id === e.job_id ? withProgress(j, e) : j)) },
+      );
+    } else if (m.event === 'status') {
+      const e = JSON.parse(m.data) as StatusChange;
+      setPage(
+        (p) => p && { ...p, jobs: p.jobs.map((j) => (j.job_id === e.job_id ? { ...j, status: e.to } : j)) },
+      );
+      if (TERMINAL.has(e.to)) setAnnounce(`Job ${e.job_id} ${e.to}`);
+      refetchSoon();
+    } else if (m.event === 'resync') refetchSoon();
+  };
+  const live = useEventStream('/api/v1/events', onEvent, { reconnect: true, onOpen: refetchSoon });
+
+  const loadMore = () => {
+    if (!page?.next_cursor) return;
+    api<ListPage>(`${path}&cursor=${encodeURIComponent(page.next_cursor)}`).then(
+      (next) => setPage((p) => p && { ...next, jobs: [...p.jobs, ...next.jobs] }),
+      (e: ApiFailure) => setError(e),
+    );
+  };
+
+  return (
+    <>
+      <h1>Jobs</h1>
+      <MetricsPanel />
+      <form class="filters" onSubmit={(e) => e.preventDefault()} aria-label="Filter jobs">
+        <label>
+          Status
+          <select value={status} onChange={(e) => setStatus(e.currentTarget.value)}>
+            <option value="">all</option>
+            {STATUSES.map((s) => (
+              <option key={s} value={s}>
+                {s}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Operation
+          <select value={operation} onChange={(e) => setOperation(e.currentTarget.value)}>
+            <option value="">all</option>
+            {(caps.data?.operations ?? []).map((o) => (
+              <option key={o} value={o}>
+                {o}
+              </option>
+            ))}
+          </select>
+        </label>
+        <span class={`live live-${live}`} title="Live updates">
+          {live === 'live' ? '● live' : live === 'connecting' ? '○ connecting' : '○ offline'}
+        </span>
+      </form>
+      <p class="sr-only" aria-live="polite">
+        {announce}
+      </p>
+      {error && <ErrorBox error={error} title="Could not list jobs" />}
+      {page && (
+        <>
+          <p class="muted">
+            {page.total} job(s){status || operation ? ' matching the filters' : ''}
+          </p>
+          <TableWrap label="Jobs">
+            <table class="jobs">
+              <thead>
+                <tr>
+                  <th scope="col">Job</th>
+                  <th scope="col">Operation</th>
+                  <th scope="col">Status</th>
+                  <th scope="col">Progress</th>
+                  <th scope="col">Age</th>
+                </tr>
+              </thead>
+              <tbody>
+                {page.jobs.map((j) => (
+                  <JobRow key={j.job_id} job={j} now={now} />
+                ))}
+              </tbody>
+            </table>
+          </TableWrap>
+          {page.jobs.length === 0 && (
+            <p>
+              No jobs yet. <a href={href.submit()}>Submit one.</a>
+            </p>
+          )}
+          {page.next_cursor && (
+            <button type="button" onClick={loadMore}>
+              Load more
+            </button>
+          )}
+        </>
+      )}
+    </>
+  );
+}
+
+function withProgress(j: JobStatusDoc, e: ProgressEvent): JobStatusDoc {
+  return { ...j, progress: { phase: e.phase, percent: e.progress_percent, message: e.message } };
+}
+
+function JobRow({ job, now }: { job: JobStatusDoc; now: number }) {
+  const percent = job.status === 'completed' ? 100 : (job.progress?.percent ?? 0);
+  return (
+    <tr data-job-id={job.job_id} data-status={job.status}>
+      <td>
+        <a href={href.job(job.job_id)} class="mono">
+          {job.job_id}
+        </a>
+      </td>
+      <td class="mono">{job.operation}</td>
+      <td>
+        <StatusBadge status={job.status} />
+      </td>
+      <td>
+        <ProgressBar percent={percent} label={`Progress of ${job.job_id}`} />
+        {job.progress?.phase && <span class="small muted">{job.progress.phase}</span>}
+      </td>
+      <td title={job.submitted_at}>{age(job.submitted_at, now)}</td>
+    </tr>
+  );
+}
