@@ -7,7 +7,7 @@ import { fixHandler } from './fix/index.js';
 import { inspectHandler } from './inspect/index.js';
 import { profileHandler } from './profile/index.js';
 import { HandlerRegistry } from './registry.js';
-import type { AnyHandler } from './types.js';
+import type { JobHandler } from './types.js';
 
 export { HandlerRegistry } from './registry.js';
 export type {
@@ -31,6 +31,9 @@ defaultRegistry.register(profileHandler);
 defaultRegistry.register(compareHandler);
 
 /** Adds an operation to the default registry (affects workers created afterwards and running ones). */
-export function registerHandler(handler: AnyHandler, options: { replace?: boolean } = {}): void {
+export function registerHandler<TData>(
+  handler: JobHandler<TData>,
+  options: { replace?: boolean } = {},
+): void {
   defaultRegistry.register(handler, options);
 }

@@ -1,7 +1,7 @@
 // Operation → handler lookup. The default registry holds the bundled handlers; library users add
 // their own with `registerHandler`, or give createWorker a registry of their own.
 import { WorkerError } from '../protocol/errors.js';
-import type { AnyHandler, HandlerAvailability } from './types.js';
+import type { AnyHandler, HandlerAvailability, JobHandler } from './types.js';
 
 /** A handler's availability; a throwing probe counts as unavailable. */
 export async function handlerAvailability(handler: AnyHandler): Promise<HandlerAvailability> {
@@ -12,7 +12,7 @@ export async function handlerAvailability(handler: AnyHandler): Promise<HandlerA
 export class HandlerRegistry {
   private readonly handlers = new Map<string, AnyHandler>();
 
-  register(handler: AnyHandler, options: { replace?: boolean } = {}): this {
+  register<TData>(handler: JobHandler<TData>, options: { replace?: boolean } = {}): this {
     if (!handler.operation.includes('.')) {
       throw new WorkerError(
         'VALIDATION_ERROR',

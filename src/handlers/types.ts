@@ -60,6 +60,8 @@ export interface HandlerAvailability {
   reason?: string;
 }
 
-/** Any handler, whatever its data type (what registries hold). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- variance: handlers are invariant in TData
-export type AnyHandler = JobHandler<any>;
+/**
+ * Any handler, whatever its data type (what registries hold). Every `JobHandler<T>` is one:
+ * `validate` returns a T (an unknown) and `run` is a method, so TypeScript checks it bivariantly.
+ */
+export type AnyHandler = JobHandler<unknown>;
