@@ -92,11 +92,11 @@ describe('sha256File on a 256 MiB file', () => {
     expect(await waitFor(() => threadCount() <= before, 2000)).toBe(true);
     expect(openFds(big)).toBe(0);
 
-    // Throttled to ≤ 10 per second plus the final one, monotonic, ending at the full size.
+    // Throttled to ≤ 10 per second plus the final one, never going back, ending at the full size.
     expect(progress.length).toBeLessThanOrEqual(Math.floor(elapsed / 100) + 2);
     expect(progress.at(-1)).toEqual({ bytes: BIG, total: BIG });
     for (let i = 1; i < progress.length; i++)
-      expect(progress[i].bytes).toBeGreaterThan(progress[i - 1].bytes);
+      expect(progress[i].bytes).toBeGreaterThanOrEqual(progress[i - 1].bytes);
     console.log(
       `256 MiB: ${((BIG / elapsed) * 1e-6).toFixed(2)} GB/s, event-loop max gap ${maxGap.toFixed(1)} ms, ` +
         `${progress.length} progress calls, threads ${before} → ${peakThreads}`,
