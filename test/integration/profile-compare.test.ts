@@ -1,7 +1,8 @@
 // guestkit.profile and guestkit.compare on the real appliance pool through a real worker (SQLite
 // store, shared pool). Every job is submitted at once so the pool batches their drives.
 // Appliance launches: at most 4 for the whole file (the batch split over the pool's parallel slots,
-// plus one solo launch for debian-like, whose clone UUIDs collide with the compare baseline).
+// plus solo launches for drives that cannot share: debian-like twice — profile and compare
+// baseline — are clones, and ubuntu-like's fstab names /dev/sda).
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,6 +25,7 @@ const MAX_LAUNCHES = 4;
 let tw: TestWorker;
 const fx: Record<string, Fixture> = {};
 const results = new Map<string, ResultDocument>();
+let elapsed = 0;
 const out = (name: string) => join(tw.dir, name);
 
 interface ProfileData {
@@ -45,6 +47,11 @@ const JOBS = {
       image: { path: fx['rhel-like'].path, format: 'qcow2' },
       profiles: ['security', 'compliance', 'hardening', 'performance', 'migration'],
       output: { format: 'yaml', destination: out('rhel.yaml'), include_remediation: false },
+    }),
+  permissive: () =>
+    job('guestkit.profile', {
+      image: { path: fx['rhel-like-permissive'].path, format: 'raw' },
+      profiles: ['compliance', 'performance', 'migration'],
     }),
   debian: () =>
     job('guestkit.profile', {
@@ -69,19 +76,22 @@ const JOBS = {
 };
 
 beforeAll(async () => {
-  for (const f of await getFixtures([
+  const names = [
     'debian-like',
     'ubuntu-like',
     'rhel-like',
+    'rhel-like-permissive',
     'multi-os',
     'debian-like-updated',
-  ])) {
+  ] as const;
+  for (const f of await getFixtures(names)) {
     fx[f.name] = f;
   }
   tw = await startTestWorker(
     { maxConcurrent: 8 },
     new HandlerRegistry().register(profileHandler).register(compareHandler),
   );
+  const started = Date.now();
   const ids = new Map<string, string>();
   for (const [name, make] of Object.entries(JOBS)) {
     const env = make();
@@ -92,10 +102,14 @@ beforeAll(async () => {
     await tw.worker.waitFor(id);
     results.set(name, (await tw.worker.result(id)) as ResultDocument);
   }
+  elapsed = Date.now() - started;
+  for (const [name, r] of results)
+    console.info(`${name}: ${r.status} in ${r.execution_summary.duration_seconds.toFixed(1)} s`);
 }, 1_200_000);
 
 afterAll(async () => {
   const launches = getSharedAppliancePool().status().launches;
+  console.info(`profile/compare: ${results.size} jobs, ${launches} appliance launch(es), ${elapsed} ms`);
   await tw?.cleanup();
   await closeSharedAppliancePool();
   // Leaked appliances would be children of this process.
@@ -145,6 +159,29 @@ describe('guestkit.profile on real disks', () => {
       'PCI-DSS-2.2.4',
       'CIS-1.6.1.1',
     ]);
+  });
+
+  it('rhel-like-permissive: permissive SELinux, idle auditd, 42 services, tiny swap file, initramfs without virtio', () => {
+    const data = profileData('permissive');
+    const expected = expectedFindingIds(fx['rhel-like-permissive'].os!).filter((id) =>
+      /^(COMP|PERF|MIG)-/.test(id),
+    );
+    expect(idsOf(data.report)).toEqual(expected);
+    const byId = new Map(data.report.findings.map((f) => [f.id, f]));
+    expect(byId.get('COMP-SELINUX-002')).toMatchObject({
+      severity: 'medium',
+      evidence: { SELINUX: 'permissive' },
+    });
+    expect(byId.get('PERF-SVC-001')?.evidence.enabled_count).toBe(42);
+    expect(byId.get('PERF-SWAP-002')).toMatchObject({
+      evidence: { swap: ['/swapfile'], swap_bytes: 256 * 1024 },
+    });
+    // Listed from the real gzip'd cpio by libguestfs: only the old kernel's initramfs lacks virtio.
+    expect(byId.get('MIG-VIRTIO-002')?.evidence.initramfs).toEqual([
+      '/boot/initramfs-5.14.0-284.11.1.el9_2.x86_64.img',
+    ]);
+    expect(byId.get('MIG-TOOLS-001')?.evidence.tools).toEqual(['hyperv-daemons']);
+    expect(data.report.warnings).toEqual([]);
   });
 
   it('debian-like (well kept): none of the security/compliance/hardening checks fire; no critical, so fail_on_critical passes', () => {

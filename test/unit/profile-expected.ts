@@ -136,7 +136,10 @@ export function profileFactsFromFacts(os: OsFacts): ProfileFacts {
       .filter((e) => e.type === 'swap')
       .map((e) => ({
         spec: e.spec,
-        size_bytes: os.filesystems.find((f) => e.spec === `UUID=${f.uuid}`)?.sizeBytes ?? null,
+        size_bytes:
+          os.filesystems.find((f) => e.spec === `UUID=${f.uuid}`)?.sizeBytes ??
+          os.swapFiles?.find((f) => f.path === e.spec)?.sizeBytes ??
+          null,
       })),
     virtio: {
       kernels: Object.fromEntries(
@@ -145,7 +148,9 @@ export function profileFactsFromFacts(os: OsFacts): ProfileFacts {
           { modules: os.virtioModules ? ['virtio_blk', 'virtio_net', 'virtio_pci'] : [], builtin: [] },
         ]),
       ),
-      initramfs: {},
+      initramfs: Object.fromEntries(
+        Object.entries(os.initramfsModules ?? {}).map(([k, mods]) => [`/boot/initramfs-${k}.img`, mods]),
+      ),
     },
     warnings: [],
   };
@@ -157,7 +162,13 @@ const RHEL_FAMILY = new Set(['rocky', 'rhel', 'centos', 'almalinux', 'fedora']);
 export function expectedFindingIds(os: OsFacts, virtualSizeBytes = 64 * MiB): string[] {
   const s = os.security;
   const pkgs = new Set(os.packages.map((p) => p.name));
-  const swapBytes = os.filesystems.filter((f) => f.type === 'swap').reduce((n, f) => n + f.sizeBytes, 0);
+  const swapBytes =
+    os.filesystems.filter((f) => f.type === 'swap').reduce((n, f) => n + f.sizeBytes, 0) +
+    (os.swapFiles ?? []).reduce((n, f) => n + f.sizeBytes, 0);
+  const auditPackage = pkgs.has('audit') || pkgs.has('auditd');
+  const initramfsWithoutVirtio = Object.values(os.initramfsModules ?? {}).some(
+    (mods) => !mods.includes('virtio_blk') && !mods.includes('virtio_scsi'),
+  );
   const ids: [string, boolean][] = [
     ['CIS-SSH-001', s.ssh.permitRootLogin === 'yes'],
     ['CIS-SSH-002', s.ssh.passwordAuthentication],
@@ -168,7 +179,8 @@ export function expectedFindingIds(os: OsFacts, virtualSizeBytes = 64 * MiB): st
     ['COMP-SELINUX-001', RHEL_FAMILY.has(os.distro) && (s.selinux === 'disabled' || s.selinux === null)],
     ['COMP-SELINUX-002', RHEL_FAMILY.has(os.distro) && s.selinux === 'permissive'],
     ['COMP-PASS-001', s.passMaxDays > 90],
-    ['COMP-AUDIT-001', !s.auditd],
+    ['COMP-AUDIT-001', !s.auditd && !auditPackage],
+    ['COMP-AUDIT-002', !s.auditd && auditPackage],
     ['HARD-SVC-001', s.insecureServices.length > 0],
     ['HARD-TMP-001', !s.tmpSticky],
     ['PERF-SWAP-001', !os.swap],
@@ -177,6 +189,7 @@ export function expectedFindingIds(os: OsFacts, virtualSizeBytes = 64 * MiB): st
     ['PERF-IRQ-001', !pkgs.has('irqbalance')],
     ['PERF-SVC-001', os.enabledServices.length > 40],
     ['MIG-VIRTIO-001', !os.virtioModules],
+    ['MIG-VIRTIO-002', initramfsWithoutVirtio],
     ['MIG-FSTAB-001', os.fstabByDeviceName],
     ['MIG-CLOUDINIT-001', !os.cloudInit],
     ['MIG-TOOLS-001', os.vmTools !== null && /vm-tools|vmware|hyperv/.test(os.vmTools)],

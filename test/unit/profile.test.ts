@@ -6,6 +6,7 @@ import { DEBIAN_FACTS } from '../fixtures/debian.js';
 import { RHEL_FACTS } from '../fixtures/rhel.js';
 import { UBUNTU_FACTS } from '../fixtures/ubuntu.js';
 import { DEBIAN_UPDATED_FACTS, MULTI_OS_FACTS } from '../fixtures/variants.js';
+import { RHEL_PERMISSIVE_FACTS } from '../fixtures/rhel-variant.js';
 import type { OsFacts } from '../fixtures/types.js';
 import { evaluateProfiles, PROFILES } from '../../src/handlers/profile/profiles.js';
 import { parsePassMaxDays } from '../../src/handlers/profile/facts.js';
@@ -31,6 +32,7 @@ const FIXTURE_OSES: [string, OsFacts][] = [
   ['debian-like', DEBIAN_FACTS],
   ['ubuntu-like', UBUNTU_FACTS],
   ['rhel-like', RHEL_FACTS],
+  ['rhel-like-permissive', RHEL_PERMISSIVE_FACTS],
   ['debian-like-updated', DEBIAN_UPDATED_FACTS],
   ['multi-os debian root', MULTI_OS_FACTS[0]],
   ['multi-os ubuntu root', MULTI_OS_FACTS[1]],
@@ -332,5 +334,34 @@ describe('SEVERITY_OF (used by the integration test) matches the rules', () => {
     for (const [, os] of FIXTURE_OSES) {
       for (const f of all([input(os)]).findings) expect(f.severity, f.id).toBe(SEVERITY_OF[f.id]);
     }
+  });
+});
+
+describe('fixture coverage', () => {
+  it('every check fires on at least one fixture and stays quiet on at least one other', () => {
+    const perFixture = FIXTURE_OSES.map(([name, os]) => [name, new Set(ids([input(os)]))] as const);
+    for (const id of Object.keys(SEVERITY_OF)) {
+      const on = perFixture.filter(([, got]) => got.has(id)).map(([n]) => n);
+      const off = perFixture.filter(([, got]) => !got.has(id)).map(([n]) => n);
+      expect(on, `${id} is triggered by no fixture`).not.toEqual([]);
+      expect(off, `${id} fires on every fixture`).not.toEqual([]);
+    }
+  });
+
+  it('rhel-like-permissive trips the checks rhel-like passes', () => {
+    const got = ids([input(RHEL_PERMISSIVE_FACTS)]);
+    expect(got).toEqual(
+      expect.arrayContaining([
+        'COMP-SELINUX-002',
+        'COMP-AUDIT-002',
+        'PERF-SVC-001',
+        'PERF-SWAP-002',
+        'MIG-VIRTIO-002',
+      ]),
+    );
+    const tools = all([input(RHEL_PERMISSIVE_FACTS)]).findings.find((f) => f.id === 'MIG-TOOLS-001');
+    expect(tools?.evidence.tools).toEqual(['hyperv-daemons']);
+    const initramfs = all([input(RHEL_PERMISSIVE_FACTS)]).findings.find((f) => f.id === 'MIG-VIRTIO-002');
+    expect(initramfs?.evidence.initramfs).toEqual(['/boot/initramfs-5.14.0-284.11.1.el9_2.x86_64.img']);
   });
 });

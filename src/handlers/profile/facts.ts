@@ -85,7 +85,12 @@ async function swapFacts(g: Guestfs, report: InspectionReport): Promise<ProfileF
         (key === '' && f.device === value),
     );
     if (fs) size = fs.size_bytes;
-    else if (key === '' && value.startsWith('/') && !value.startsWith('/dev/')) {
+    else if (key === '' && value.startsWith('/dev/')) {
+      // An LV (/dev/mapper/vg-swap) the appliance activated under the same name. A bus name
+      // (/dev/sdb2) may be another job's drive in a shared appliance: never looked up.
+      const busName = /^\/dev\/([shv]d[a-z]+|xvd[a-z]+|nvme\d+n\d+)/.test(value);
+      size = busName ? null : await g.blockdevGetsize64(value).catch(() => null);
+    } else if (key === '' && value.startsWith('/')) {
       // A swap file inside the guest.
       size = (await g.exists(value)) ? (await g.statns(value)).st_size : null;
     }
