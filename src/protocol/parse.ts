@@ -20,6 +20,12 @@ export function parseJobText(text: string, format: DocumentFormat = 'json'): unk
       throw new ValidationError(`Malformed JSON: ${(err as Error).message}`);
     }
   }
+  const deep = yamlNestingOver(trimmed, MAX_YAML_NESTING);
+  if (deep !== undefined) {
+    throw new ValidationError(
+      `Malformed YAML: nested deeper than ${MAX_YAML_NESTING} levels at line ${deep}; flatten the document`,
+    );
+  }
   try {
     // JSON-compatible YAML only: no custom tags, no merge-key surprises, one document.
     return parseYaml(trimmed, {
@@ -27,10 +33,58 @@ export function parseJobText(text: string, format: DocumentFormat = 'json'): unk
       merge: false,
       uniqueKeys: true,
       maxAliasCount: 100,
+      // Unknown tags and the like would otherwise print process warnings per request (log flooding).
+      logLevel: 'error',
     }) as unknown;
   } catch (err) {
     throw new ValidationError(`Malformed YAML: ${(err as Error).message.split('\n')[0]}`);
   }
+}
+
+/** Job documents nest a few levels; the validator refuses anything past 100 anyway. */
+const MAX_YAML_NESTING = 100;
+
+/**
+ * The line where flow collections (`[`, `{`) or block sequences (`- - -`) nest deeper than `max`,
+ * outside quotes. The yaml parser must never see such text: a few hundred KiB of `[` exhaust its
+ * memory (the process dies: out of memory in the regexp compiler) and deep block nesting its stack.
+ * A linear scan, so cheap next to the parse.
+ */
+function yamlNestingOver(text: string, max: number): number | undefined {
+  let flow = 0;
+  let line = 1;
+  let dashes = 0; // `- ` markers since the start of the line
+  let atLineStart = true;
+  let prev = '\n'; // last significant character: a quote opens a scalar only after one of `\n:-[{,?`
+  let quote: '"' | "'" | undefined;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '\n') {
+      line++;
+      dashes = 0;
+      atLineStart = true;
+      if (!quote) prev = '\n';
+      continue;
+    }
+    if (quote) {
+      if (c === '\\' && quote === '"') i++;
+      else if (c === quote) quote = undefined;
+      continue;
+    }
+    if (c === ' ' || c === '\t') continue;
+    if (c === '#' && (text[i - 1] === ' ' || text[i - 1] === '\t' || prev === '\n')) {
+      while (i + 1 < text.length && text[i + 1] !== '\n') i++; // a comment
+      continue;
+    }
+    if ((c === '"' || c === "'") && '\n:-[{,?'.includes(prev)) quote = c;
+    else if (c === '[' || c === '{') flow++;
+    else if (c === ']' || c === '}') flow = Math.max(0, flow - 1);
+    else if (c === '-' && atLineStart && (text[i + 1] === ' ' || text[i + 1] === '\t')) dashes++;
+    else atLineStart = false;
+    prev = c;
+    if (flow > max || dashes > max) return line;
+  }
+  return undefined;
 }
 
 /** JSON with object keys sorted at every level: equal documents give equal text. */

@@ -26,6 +26,13 @@ const missing = (field: string): ValidationError =>
 const invalid = (field: string, why: string): ValidationError =>
   new ValidationError(`Invalid field value: ${field} - ${why}`, { field });
 
+/** A value for a message: never calls the document's own toString (`{"toString": 1}` would throw). */
+function shown(v: unknown): string {
+  if (typeof v === 'string') return v.length > 100 ? `${v.slice(0, 100)}…` : v;
+  if (typeof v === 'object' && v !== null) return Array.isArray(v) ? 'an array' : 'an object';
+  return String(v);
+}
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -55,7 +62,10 @@ function optionalInt(obj: Record<string, unknown>, key: string, field: string): 
   const v = obj[key];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'number' || !Number.isInteger(v))
-    throw invalid(field, `must be an integer, got ${JSON.stringify(v)}`);
+    throw invalid(
+      field,
+      `must be an integer, got ${typeof v === 'string' ? JSON.stringify(shown(v)) : shown(v)}`,
+    );
   return v;
 }
 
@@ -145,7 +155,7 @@ export function validateEnvelope(input: unknown): ValidatedJob {
   const version = input.version;
   if (version === undefined || version === null) throw missing('version');
   if (version !== PROTOCOL_VERSION)
-    throw new ValidationError(`Unsupported protocol version: ${String(version)}`);
+    throw new ValidationError(`Unsupported protocol version: ${shown(version)}`);
 
   // 2. job_id (+ created_at, which the spec lists as required but does not order)
   const jobId = requireString(input, 'job_id');
@@ -164,7 +174,7 @@ export function validateEnvelope(input: unknown): ValidatedJob {
   const kind = input.kind;
   if (kind !== JOB_KIND) {
     if (kind === undefined || kind === null) throw missing('kind');
-    throw invalid('kind', `must be '${JOB_KIND}', got '${String(kind)}'`);
+    throw invalid('kind', `must be '${JOB_KIND}', got '${shown(kind)}'`);
   }
 
   // 4. operation
@@ -195,5 +205,31 @@ export function validateEnvelope(input: unknown): ValidatedJob {
     if (first) throw invalid(pointerToField(first.path) || '(document)', first.message.toLowerCase());
   }
 
+  // Last, so the ordered messages above win: a deeper document would overflow the stack of every
+  // recursive walk after this point (JSON.stringify of the stored envelope and of the result).
+  const depth = nestingDepthOver(input, MAX_DOCUMENT_DEPTH);
+  if (depth !== undefined) {
+    throw new ValidationError(
+      `Invalid job document: nested deeper than ${MAX_DOCUMENT_DEPTH} levels (under ${depth}); flatten it`,
+    );
+  }
+
   return { envelope: input as JobEnvelope, execution, warnings };
+}
+
+/** Objects/arrays nested deeper than this are refused (real job documents stay under 10). */
+export const MAX_DOCUMENT_DEPTH = 100;
+
+/** Iterative (a recursive walk is what must not overflow): the top-level field holding a too-deep value. */
+function nestingDepthOver(root: unknown, max: number): string | undefined {
+  const stack: { value: unknown; depth: number; path: string }[] = [{ value: root, depth: 0, path: '' }];
+  while (stack.length > 0) {
+    const { value, depth, path } = stack.pop()!;
+    if (typeof value !== 'object' || value === null) continue;
+    if (depth >= max) return path || '(document)';
+    for (const [k, v] of Object.entries(value)) {
+      if (typeof v === 'object' && v !== null) stack.push({ value: v, depth: depth + 1, path: path || k });
+    }
+  }
+  return undefined;
 }
