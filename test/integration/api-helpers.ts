@@ -8,13 +8,21 @@ import { join } from 'node:path';
 export const ROOT = join(import.meta.dirname, '../..');
 export const MAIN = join(ROOT, 'dist/src/cli/main.js');
 
-/** `npx tsc -p tsconfig.build.json`, serialised across suites (and engineers) by a lock. */
+/**
+ * `npx tsc -p tsconfig.build.json` unless dist is newer than every source, serialised across
+ * suites (and engineers) by a lock so parallel files do not compile twice or read half-written output.
+ */
 export function buildDist(): void {
+  const stale = `test -e '${MAIN}' && test -z "$(find src lib -name '*.ts' -newer '${MAIN}' | head -n 1)"`;
   try {
-    execFileSync('flock', ['/tmp/guestkit-tsc.lock', 'npx', 'tsc', '-p', 'tsconfig.build.json'], {
-      cwd: ROOT,
-      stdio: 'pipe',
-    });
+    execFileSync(
+      'flock',
+      ['/tmp/guestkit-tsc.lock', 'sh', '-c', `${stale} || npx tsc -p tsconfig.build.json`],
+      {
+        cwd: ROOT,
+        stdio: 'pipe',
+      },
+    );
   } catch {
     // Type errors elsewhere in the tree still emit JavaScript; only a missing entry point is fatal.
   }

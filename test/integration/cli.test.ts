@@ -1,5 +1,6 @@
 // The compiled CLI as a user runs it, against a spawned daemon that requires a token: YAML job
 // with --wait, failing job exit 1, every client command, output purity, exit codes, unreachable.
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -7,7 +8,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateEnvelope } from '../../src/protocol/validate.js';
-import { buildDist, cli, startDaemon, type CliOutcome, type Daemon } from './api-helpers.js';
+import { buildDist, cli, MAIN, startDaemon, type CliOutcome, type Daemon } from './api-helpers.js';
 
 const TOKEN = 'cli-test-token-0123456789';
 let daemon: Daemon;
@@ -195,6 +196,37 @@ describe('client commands', () => {
     const res = await cli(['result', id, '-o', 'json'], env);
     expect(res.code).toBe(1);
     expect(json(res)).toMatchObject({ status: 'cancelled' });
+  });
+});
+
+describe('on a terminal', () => {
+  it('draws a progress bar for submit --wait and events (stderr), none when piped', async () => {
+    const env2 = Object.entries(env)
+      .map(([k, v]) => `${k}='${v}'`)
+      .join(' ');
+    // script(1) gives the CLI a pseudo-terminal, like a user's shell.
+    const inTty = (args: string) =>
+      new Promise<string>((resolve, reject) => {
+        const cmd = `${env2} '${process.execPath}' '${MAIN}' ${args}`;
+        execFile('script', ['-qefc', cmd, '/dev/null'], { timeout: 60_000 }, (err, stdout) =>
+          err ? reject(err) : resolve(stdout),
+        );
+      });
+    const tty = await inTty(`submit --operation system.echo --data '{"sleep_ms": 1500}' --wait`);
+    expect(tty).toMatch(/\[[█░]{10,}\] \d+% /);
+    expect(tty).toMatch(/status:\s+completed/);
+    const s = await cli(
+      ['submit', '--operation', 'system.echo', '--data', '{"sleep_ms": 1500}', '-o', 'json'],
+      env,
+    );
+    const events = await inTty(`events ${json<{ job_id: string }>(s).job_id}`);
+    expect(events).toMatch(/\[[█░]{10,}\] \d+% /);
+    expect(events).toMatch(/ended completed/);
+    const piped = await cli(
+      ['submit', '--operation', 'system.echo', '--data', '{"sleep_ms": 300}', '--wait'],
+      env,
+    );
+    expect(piped.stderr).not.toMatch(/[█░]/);
   });
 });
 
