@@ -54,6 +54,8 @@ export interface RunOptions {
   /** Isolation key (worker pool / namespace): only requests of one group share an appliance. */
   group?: string;
   onStage?(stage: ApplianceStage): void;
+  /** Refuse drives whose virtual size is larger (VALIDATION_ERROR) before anything launches. */
+  maxVirtualSizeBytes?: number;
 }
 
 export interface AppliancePoolOptions {
@@ -342,6 +344,18 @@ export class AppliancePool {
     const probed = await Promise.all(drives.map((d) => this.#probe(d)));
     options.signal?.throwIfAborted();
     for (const d of probed) {
+      const limit = options.maxVirtualSizeBytes ?? Number.POSITIVE_INFINITY;
+      if (d.virtualSizeBytes > limit) {
+        const gb = (n: number) => (n / 1024 ** 3).toFixed(1);
+        throw new ApplianceError(
+          'VALIDATION_ERROR',
+          `${d.path} has a virtual size of ${gb(d.virtualSizeBytes)} GB, above the ${gb(limit)} GB limit`,
+          {
+            phase: 'validation',
+            details: { path: d.path, virtual_size_bytes: d.virtualSizeBytes, limit_bytes: limit },
+          },
+        );
+      }
       if (d.virtualSizeBytes === 0) {
         throw new ApplianceError(
           'NO_OPERATING_SYSTEM',

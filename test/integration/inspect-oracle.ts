@@ -80,10 +80,16 @@ export async function runVirtInspector(path: string, format?: string): Promise<s
   return stdout;
 }
 
-/** The OSes virt-inspector sees on `path` (root device renamed as if alone), cached by image dir. */
+/**
+ * The OSes virt-inspector sees on `path` (root device renamed as if alone), cached by the image's
+ * facts.json when it has one (fixture rebuilds with the same facts keep the cache), else by path.
+ */
 export async function oracle(path: string, format?: string): Promise<OracleOs[]> {
+  const facts = await readFile(join(dirname(path), 'facts.json'), 'utf8').catch(() => `${dirname(path)}`);
   const key = createHash('sha256')
-    .update(`${basename(dirname(path))}/${basename(path)}`)
+    .update(basename(path))
+    .update('\0')
+    .update(facts)
     .digest('hex')
     .slice(0, 16);
   const file = join(CACHE, `${basename(path)}-${key}.xml`);

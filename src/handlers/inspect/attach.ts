@@ -117,6 +117,9 @@ export async function withImages<T>(
         signal: work.signal,
         group: `${ctx.config.pool}/${ns}`,
         shareable: !options.isolated,
+        maxVirtualSizeBytes:
+          Math.min(ctx.config.maxDiskSizeGb, ctx.job.constraints?.maximum_disk_size_gb ?? Infinity) *
+          1024 ** 3,
         onStage: (stage) => {
           if (stage === 'queued') ctx.progress('disk_attach', 12, 'Waiting for an appliance');
           else if (stage === 'launching')
