@@ -264,6 +264,9 @@ describe('guestkit.compare on real disks (both in one appliance)', () => {
     expect(sshd.baseline_sha256).toMatch(/^[0-9a-f]{64}$/);
     const release = cfg.changed.find((c) => c.path === '/etc/debian_version')!;
     expect(release.diff).toContain('-12.4\n+12.5\n');
+    // Password hashes never reach the report.
+    expect(cfg.changed.find((c) => c.path === '/etc/shadow')).toMatchObject({ diff_omitted: 'sensitive' });
+    expect(JSON.stringify(report)).not.toContain('$6$');
     // Unchanged files are not listed.
     expect(cfg.changed.map((c) => c.path)).not.toContain('/etc/hostname');
     expect(cfg.compared).toBeGreaterThan(cfg.changed.length);

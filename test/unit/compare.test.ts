@@ -10,7 +10,14 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DEBIAN_FACTS } from '../fixtures/debian.js';
 import { UBUNTU_FACTS } from '../fixtures/ubuntu.js';
 import { DEBIAN_UPDATE_CHANGES, DEBIAN_UPDATED_FACTS } from '../fixtures/variants.js';
-import { attachDiffs, diffTrees, type TreeSnapshot } from '../../src/handlers/compare/config-diff.js';
+import {
+  attachDiffs,
+  diffTrees,
+  isSensitive,
+  readChanged,
+  type TreeSnapshot,
+} from '../../src/handlers/compare/config-diff.js';
+import type { Guestfs } from '../../lib/guestfs.js';
 import { diffReports, fieldChanges } from '../../src/handlers/compare/diff-report.js';
 import { parseChecksums } from '../../src/handlers/compare/guest-files.js';
 import { buildComparison } from '../../src/handlers/compare/index.js';
@@ -285,6 +292,51 @@ describe('file trees', () => {
     expect(changes[0]).toMatchObject({ diff: '--- baseline/etc/t\n+++ target/etc/t\n@@ -1 +1 @@\n-a\n+b\n' });
     expect(changes[1]).toMatchObject({ diff_omitted: 'binary' });
     expect(changes[2]).toMatchObject({ diff_omitted: 'too_large' });
+  });
+
+  it('never reads secrets: shadow, private keys and the like are compared by checksum only', async () => {
+    for (const p of [
+      '/etc/shadow',
+      '/etc/gshadow-',
+      '/etc/ssh/ssh_host_ed25519_key',
+      '/etc/pki/tls/private/a',
+      '/etc/x/server.key',
+    ]) {
+      expect(isSensitive(p), p).toBe(true);
+    }
+    for (const p of [
+      '/etc/passwd',
+      '/etc/ssh/ssh_host_ed25519_key.pub',
+      '/etc/ssh/sshd_config',
+      '/etc/group',
+    ]) {
+      expect(isSensitive(p), p).toBe(false);
+    }
+    const read: string[] = [];
+    const g = {
+      readFile: async (path: string) => {
+        read.push(path);
+        return Buffer.from('x\n');
+      },
+    } as unknown as Guestfs;
+    const change = (path: string) => ({
+      path,
+      baseline_sha256: 'a',
+      target_sha256: 'b',
+      baseline_size: 2,
+      target_size: 2,
+    });
+    const got = await readChanged(
+      g,
+      [change('/etc/shadow'), change('/etc/passwd'), change('/etc/big')].map((c) =>
+        c.path === '/etc/big' ? { ...c, target_size: 1 << 20 } : c,
+      ),
+      'target',
+    );
+    expect(read).toEqual(['/etc/passwd']);
+    expect(got.get('/etc/shadow')).toEqual({ omitted: 'sensitive' });
+    expect(got.get('/etc/big')).toEqual({ omitted: 'too_large' });
+    expect(got.get('/etc/passwd')).toEqual({ text: 'x\n' });
   });
 
   it('parses sha256sum output, including escaped names, into absolute guest paths', () => {

@@ -79,7 +79,26 @@ export function diffTrees(
   return out;
 }
 
-export type TextOrOmitted = { text: string } | { omitted: 'binary' | 'too_large' };
+export type OmitReason = 'binary' | 'too_large' | 'sensitive';
+export type TextOrOmitted = { text: string } | { omitted: OmitReason };
+
+/**
+ * Files whose content must never land in a report (password hashes, private keys): they are
+ * compared by checksum only and never read.
+ */
+const SENSITIVE = [
+  /^\/etc\/g?shadow-?$/,
+  /^\/etc\/security\/opasswd$/,
+  /^\/etc\/ssh\/ssh_host_[^/]*_key$/,
+  /^\/etc\/(ssl|pki)\/.*private\//,
+  /\.(key|pem|p12|pfx|keytab|jks)$/,
+  /^\/etc\/krb5\.keytab$/,
+  /^\/etc\/.*(secret|credential|password)s?[^/]*$/i,
+];
+
+export function isSensitive(path: string): boolean {
+  return SENSITIVE.some((re) => re.test(path));
+}
 
 /** Reads the changed files worth diffing from one side (the root must be mounted). */
 export async function readChanged(
@@ -89,6 +108,10 @@ export async function readChanged(
 ): Promise<Map<string, TextOrOmitted>> {
   const out = new Map<string, TextOrOmitted>();
   for (const c of changed.slice(0, MAX_DIFFED_FILES)) {
+    if (isSensitive(c.path)) {
+      out.set(c.path, { omitted: 'sensitive' });
+      continue;
+    }
     const size = (side === 'baseline' ? c.baseline_size : c.target_size) ?? 0;
     out.set(c.path, await readSmallText(g, c.path, size, MAX_DIFF_FILE_BYTES));
   }
@@ -109,7 +132,7 @@ export function attachDiffs(
       continue;
     }
     if ('omitted' in a || 'omitted' in b) {
-      const why = 'omitted' in a ? a.omitted : (b as { omitted: 'binary' | 'too_large' }).omitted;
+      const why = 'omitted' in a ? a.omitted : (b as { omitted: OmitReason }).omitted;
       c.diff_omitted = why;
       continue;
     }

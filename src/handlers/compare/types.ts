@@ -61,8 +61,8 @@ export interface ConfigFileChange {
   target_size: number | null;
   /** `diff -u` of the two versions (small text files, when compare_config). */
   diff?: string;
-  /** Why no diff was made: `binary`, `too_large`, `not_requested`. */
-  diff_omitted?: 'binary' | 'too_large' | 'not_requested';
+  /** Why no diff was made: `binary`, `too_large`, `sensitive` (secrets: shadow, keys), `not_requested`. */
+  diff_omitted?: 'binary' | 'too_large' | 'sensitive' | 'not_requested';
 }
 
 export interface FilesDiff {
