@@ -104,9 +104,11 @@ export async function readEvents(
   path: string,
   onMessage: (m: SseMessage) => void,
   signal: AbortSignal,
+  onOpen?: () => void,
 ): Promise<void> {
   const res = await fetch(path, { headers: headers({ accept: 'text/event-stream' }), signal });
   if (!res.ok || !res.body) throw await failure(res);
+  onOpen?.();
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = '';
   for (;;) {

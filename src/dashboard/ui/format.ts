@@ -32,5 +32,8 @@ export function duration(seconds: number | undefined): string {
     : `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
 }
 
-export const show = (v: unknown): string =>
-  v === null || v === undefined || v === '' ? '—' : Array.isArray(v) ? v.join(', ') || '—' : String(v);
+export function show(v: unknown): string {
+  if (v === null || v === undefined || v === '') return '—';
+  if (Array.isArray(v)) return v.map(show).join(', ') || '—';
+  return typeof v === 'object' ? JSON.stringify(v) : String(v);
+}

@@ -55,17 +55,15 @@ export function useEventStream(
     let retry: ReturnType<typeof setTimeout> | undefined;
     const connect = () => {
       setState('connecting');
-      let first = true;
       readEvents(
         path,
-        (m) => {
-          if (first) {
-            first = false;
-            setState('live');
-          }
-          handler.current(m);
-        },
+        (m) => handler.current(m),
         ctl.signal,
+        () => {
+          setState('live');
+          // Whatever happened while disconnected is refetched by the caller.
+          opened.current?.();
+        },
       ).then(
         () => {
           setState('ended');
@@ -78,7 +76,6 @@ export function useEventStream(
           if (status !== 401 && status !== 404) retry = setTimeout(connect, 2000);
         },
       );
-      opened.current?.();
     };
     connect();
     return () => {

@@ -73,6 +73,7 @@ function Changes({ label, changes }: { label: string; changes: FieldChange[] }) 
   return (
     <TableWrap label={label}>
       <table class="side-by-side">
+        <caption>{label}</caption>
         <thead>
           <tr>
             <th scope="col">Field</th>

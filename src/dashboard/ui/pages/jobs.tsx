@@ -156,20 +156,28 @@ function JobRow({ job, now }: { job: JobStatusDoc; now: number }) {
   const percent = job.status === 'completed' ? 100 : (job.progress?.percent ?? 0);
   return (
     <tr data-job-id={job.job_id} data-status={job.status}>
-      <td>
+      <td data-label="Job">
         <a href={href.job(job.job_id)} class="mono">
           {job.job_id}
         </a>
       </td>
-      <td class="mono">{job.operation}</td>
-      <td>
-        <StatusBadge status={job.status} />
+      <td class="mono" data-label="Operation">
+        {job.operation}
       </td>
-      <td>
-        <ProgressBar percent={percent} label={`Progress of ${job.job_id}`} />
-        {job.progress?.phase && <span class="small muted">{job.progress.phase}</span>}
+      <td data-label="Status">
+        <span>
+          <StatusBadge status={job.status} />
+        </span>
       </td>
-      <td title={job.submitted_at}>{age(job.submitted_at, now)}</td>
+      <td data-label="Progress">
+        <div>
+          <ProgressBar percent={percent} label={`Progress of ${job.job_id}`} />
+          {job.progress?.phase && <span class="small muted">{job.progress.phase}</span>}
+        </div>
+      </td>
+      <td title={job.submitted_at} data-label="Age">
+        {age(job.submitted_at, now)}
+      </td>
     </tr>
   );
 }

@@ -6,6 +6,19 @@ import { age, show } from '../format.js';
 import { useApi, useNow } from '../hooks.js';
 import type { Health, Registration } from '../types.js';
 
+function Chips({ label, items, mono }: { label: string; items: string[]; mono?: boolean }) {
+  if (items.length === 0) return <p class="muted">none reported</p>;
+  return (
+    <ul class="chips" aria-label={label}>
+      {items.map((o) => (
+        <li key={o} class={mono ? 'mono' : undefined}>
+          {o}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
 export function WorkersPage() {
   const workers = useApi<{ workers: Registration[]; total: number }>('/api/v1/workers', 10_000);
   const health = useApi<Health>('/api/v1/health', 10_000);
@@ -76,25 +89,11 @@ export function WorkersPage() {
             ))}
           </dl>
           <h3>Operations</h3>
-          <ul class="chips" aria-label="Operations">
-            {w.capabilities.operations.map((o) => (
-              <li key={o} class="mono">
-                {o}
-              </li>
-            ))}
-          </ul>
+          <Chips label="Operations" items={w.capabilities.operations} mono />
           <h3>Disk formats</h3>
-          <ul class="chips" aria-label="Disk formats">
-            {w.capabilities.disk_formats.map((o) => (
-              <li key={o}>{o}</li>
-            ))}
-          </ul>
+          <Chips label="Disk formats" items={w.capabilities.disk_formats} />
           <h3>Features</h3>
-          <ul class="chips" aria-label="Features">
-            {w.capabilities.features.map((o) => (
-              <li key={o}>{o}</li>
-            ))}
-          </ul>
+          <Chips label="Features" items={w.capabilities.features} />
         </section>
       ))}
     </>
