@@ -1,6 +1,6 @@
 // Path security for handlers (protocol §7): every image/output path must resolve — after
 // symlinks — inside an allowed root (also resolved), so `..` tricks and symlink escapes fail.
-import { realpath, stat } from 'node:fs/promises';
+import { readlink, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { WorkerError } from '../protocol/errors.js';
 
@@ -82,6 +82,20 @@ export async function resolveAllowedPath(
       const parent = await realpath(dirname(absolute)).catch(() => undefined);
       if (parent !== undefined && !roots.some((r) => inside(parent, r))) throw notAllowed(path, allowedRoots);
       throw notFound(path);
+    }
+    // A dangling symlink "does not exist" for realpath, but writing through it creates its
+    // target, wherever that is: judge the link's destination instead of its name.
+    const link = await readlink(absolute).catch(() => undefined);
+    if (link !== undefined) {
+      const base = await realpath(dirname(absolute)).catch(() => dirname(absolute));
+      const dest = resolve(base, link);
+      const destParent = await realpath(dirname(dest)).catch(() => undefined);
+      if (destParent === undefined || !roots.some((r) => inside(join(destParent, basename(dest)), r)))
+        throw notAllowed(path, allowedRoots);
+      throw new WorkerError('VALIDATION_ERROR', `${path} is a dangling symlink; give a plain file path`, {
+        phase: 'validation',
+        details: { path, link },
+      });
     }
     // A target that does not exist yet: its (real) parent decides.
     let parent: string;
