@@ -10,6 +10,8 @@ import type { RedisJobStore } from './store.js';
 export class RunStore implements JobStore {
   readonly kind = 'redis-run';
   private held = false;
+  /** The record the processor just read: the executor's first read needs no round trip. */
+  private primed: JobRecord | undefined;
 
   constructor(
     private readonly inner: RedisJobStore,
@@ -38,7 +40,15 @@ export class RunStore implements JobStore {
   open = (): Promise<void> => Promise.resolve();
   close = (): Promise<void> => Promise.resolve();
   create = (job: NewJob) => this.inner.create(job);
-  get = (jobId: string) => this.inner.get(jobId);
+  prime(job: JobRecord): void {
+    this.primed = job;
+  }
+
+  get = async (jobId: string): Promise<JobRecord | undefined> => {
+    const primed = this.primed;
+    this.primed = undefined;
+    return primed?.job_id === jobId ? primed : this.inner.get(jobId);
+  };
   appendEvent = (event: ProgressEvent) => this.inner.appendEvent(event);
   events = (jobId: string, after?: number) => this.inner.events(jobId, after);
   lastSequence = (jobId: string) => this.inner.lastSequence(jobId);

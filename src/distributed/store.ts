@@ -49,8 +49,13 @@ const SOURCES: Record<Script, string> = {
 };
 
 /** Redis client settings for long-lived connections: commands wait for a reconnect instead of failing. */
-export function redisClient(url: string, name: string): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null, connectionName: name, lazyConnect: false });
+export function redisClient(url: string, name: string, autoPipeline = false): Redis {
+  return new Redis(url, {
+    maxRetriesPerRequest: null,
+    connectionName: name,
+    // Commands issued in the same event-loop turn go out in one write (many jobs run at once).
+    enableAutoPipelining: autoPipeline,
+  });
 }
 
 const num = (v: string | undefined): number | null => (v === undefined || v === '' ? null : Number(v));

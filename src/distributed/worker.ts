@@ -60,10 +60,19 @@ interface QueueData {
   job_id: string;
 }
 
+/** A job running in this process: its fenced executor and the attempt it runs. */
+interface LocalRun {
+  executor: Executor;
+  attempt: number;
+}
+
 /** What crosses processes on the events channel. */
-type Relayed =
-  | { origin: string; event: 'status'; data: WorkerEvents['status'][0] }
-  | { origin: string; event: 'progress'; data: ProgressEvent };
+interface Relayed {
+  origin: string;
+  events: (
+    { event: 'status'; data: WorkerEvents['status'][0] } | { event: 'progress'; data: ProgressEvent }
+  )[];
+}
 
 export class RedisWorker extends EventEmitter<WorkerEvents> implements Worker {
   readonly config: Readonly<WorkerConfig>;
@@ -79,13 +88,16 @@ export class RedisWorker extends EventEmitter<WorkerEvents> implements Worker {
   private readonly control: Executor;
   private readonly queues = new Map<string, Queue<QueueData>>();
   /** Jobs this process is running, each with its own fenced executor. */
-  private readonly runs = new Map<string, Executor>();
+  private readonly runs = new Map<string, LocalRun>();
   private bull: BullWorker<QueueData> | undefined;
   private bullConnection: Redis | undefined;
   private currentState: WorkerState = 'offline';
   private startedAt = 0;
   private depth = 0;
   private timers: NodeJS.Timeout[] = [];
+  private readonly outbox: Relayed['events'] = [];
+  private registration: { at: number; doc: WorkerRegistration } | undefined;
+  private readonly poolCache = new Map<string, { at: number; live: WorkerRegistration[] }>();
   private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
 
@@ -99,7 +111,7 @@ export class RedisWorker extends EventEmitter<WorkerEvents> implements Worker {
     this.probe = new CapabilityProbe(options.featureProbes);
     this.healthChecks = options.healthChecks ?? {};
     this.store = new RedisJobStore({
-      redis: redisClient(config.redisUrl, `guestkit-store-${config.workerId}`),
+      redis: redisClient(config.redisUrl, `guestkit-store-${config.workerId}`, true),
       prefix: this.tuning.prefix,
       eventsPerJob: config.eventsPerJob,
     });
@@ -136,10 +148,18 @@ export class RedisWorker extends EventEmitter<WorkerEvents> implements Worker {
   private readonly emitAll: Emit = (event, ...args) => {
     (this.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args);
     if (event === 'status' || event === 'progress') {
-      const msg = JSON.stringify({ origin: this.id, event, data: args[0] });
-      this.store.redis.publish(`${this.tuning.prefix}events`, msg).catch(() => undefined);
+      this.outbox.push({ event, data: args[0] } as Relayed['events'][number]);
+      // One PUBLISH per event-loop turn carries every event of that turn (fewer Redis commands).
+      if (this.outbox.length === 1) setImmediate(() => this.flushOutbox());
     }
   };
+
+  private flushOutbox(): void {
+    const events = this.outbox.splice(0);
+    if (events.length === 0) return;
+    const msg: Relayed = { origin: this.id, events };
+    this.store.redis.publish(`${this.tuning.prefix}events`, JSON.stringify(msg)).catch(() => undefined);
+  }
 
   private executorFor(store: JobStore): Executor {
     return new Executor({
@@ -173,7 +193,13 @@ export class RedisWorker extends EventEmitter<WorkerEvents> implements Worker {
     queueName(this.config.pool); // refuses a pool name Redis cannot carry, before connecting
     await this.store.open();
     await this.probe.get();
-    await this.sub.subscribe(`${this.tuning.prefix}events`, `${this.tuning.prefix}cancel`);
+    // A worker that serves no API has no watchers: it only needs cancels, not everyone's events.
+    const watches = this.config.role !== 'worker' || this.config.api.enabled;
+    await this.sub.subscribe(
+      `${this.tuning.prefix}cancel`,
+      `${this.tuning.prefix}takeover`,
+      ...(watches ? [`${this.tuning.prefix}events`] : []),
+    );
     this.sub.on('message', (channel, message) => this.onMessage(channel, message));
     this.startedAt = Date.now();
     this.setState('ready');
@@ -230,7 +256,15 @@ export class RedisWorker extends EventEmitter<WorkerEvents> implements Worker {
 
   private onMessage(channel: string, message: string): void {
     if (channel === `${this.tuning.prefix}cancel`) {
-      this.runs.get(message)?.cancelRunning(message);
+      this.runs.get(message)?.executor.cancelRunning(message);
+      return;
+    }
+    if (channel === `${this.tuning.prefix}takeover`) {
+      const [attempt, jobId] = [
+        message.slice(0, message.indexOf('|')),
+        message.slice(message.indexOf('|') + 1),
+      ];
+      this.abortStale(jobId, Number(attempt));
       return;
     }
     let m: Relayed;
@@ -240,13 +274,24 @@ export class RedisWorker extends EventEmitter<WorkerEvents> implements Worker {
       return;
     }
     if (m.origin === this.id) return; // already emitted locally
-    if (m.event === 'status') this.emit('status', m.data);
-    else this.emit('progress', m.data);
+    for (const e of m.events) {
+      if (e.event === 'status') this.emit('status', e.data);
+      else this.emit('progress', e.data);
+    }
   }
 
   private async heartbeat(): Promise<void> {
     const ttl = this.tuning.heartbeatMs * 3;
     await this.members.publish(await this.capabilities(), ttl);
+  }
+
+  /** Another worker took `jobId` over from `attempt`: a run of that attempt here must stop its work. */
+  private abortStale(jobId: string, attempt: number): void {
+    const run = this.runs.get(jobId);
+    if (!run || run.attempt > attempt) return;
+    this.logger.warn({ job_id: jobId, attempt }, 'stopping a run another worker has taken over');
+    // Interrupted: its fenced writes fail, so it leaves no status or result behind.
+    run.executor.abortAll(shutdownReason());
   }
 
   /** A cancel whose pub/sub message was missed (reconnecting, or it raced the start) still lands. */
@@ -255,7 +300,7 @@ export class RedisWorker extends EventEmitter<WorkerEvents> implements Worker {
     if (ids.length === 0) return;
     const flags = await this.store.redis.mget(ids.map((id) => `${this.tuning.prefix}cancel:${id}`));
     ids.forEach((id, i) => {
-      if (flags[i] !== null) this.runs.get(id)?.cancelRunning(id);
+      if (flags[i] !== null) this.runs.get(id)?.executor.cancelRunning(id);
     });
   }
 
@@ -274,13 +319,30 @@ export class RedisWorker extends EventEmitter<WorkerEvents> implements Worker {
 
   // ---- running jobs (role worker/all) ----
 
+  /** This worker's registration, rebuilt at most once per heartbeat (it probes the disk). */
+  private async ownRegistration(): Promise<WorkerRegistration> {
+    if (!this.registration || Date.now() - this.registration.at > this.tuning.heartbeatMs) {
+      this.registration = { at: Date.now(), doc: await this.capabilities() };
+    }
+    return this.registration.doc;
+  }
+
+  /** Live workers of a pool, re-read at most once a second (submissions check placement). */
+  private async livePool(pool: string): Promise<WorkerRegistration[]> {
+    const hit = this.poolCache.get(pool);
+    if (hit && Date.now() - hit.at < 1000) return hit.live;
+    const live = await this.members.live(pool);
+    this.poolCache.set(pool, { at: Date.now(), live });
+    return live;
+  }
+
   /** Why this worker cannot run `job` (constraints, routing, missing tools), or null. */
   private async cannotRun(job: JobRecord): Promise<string | null> {
     const handler = this.registry.get(job.operation);
     if (!handler) return `no handler for ${job.operation}`;
     const problem = placementProblem(
       job.envelope,
-      await this.capabilities(),
+      await this.ownRegistration(),
       this.config,
       handler.requires ?? [],
     );
@@ -308,6 +370,7 @@ export class RedisWorker extends EventEmitter<WorkerEvents> implements Worker {
       await this.store.setWaitingReason(jobId, { phase: 'scheduling', percent: 0, message });
       return this.release(bullJob, token, Date.now() + this.tuning.releaseDelayMs);
     }
+    let current = rec;
     const runStore = new RunStore(this.store, this.id, rec.attempt);
     const executor = this.executorFor(runStore);
     if (rec.status === 'assigned' || rec.status === 'running') {
@@ -318,6 +381,12 @@ export class RedisWorker extends EventEmitter<WorkerEvents> implements Worker {
         not_before: null,
       });
       if (!next) return;
+      current = next;
+      // If the old run is still alive somewhere (it lost Redis, not its life), stop its work.
+      this.abortStale(jobId, rec.attempt);
+      await this.store.redis
+        .publish(`${this.tuning.prefix}takeover`, `${rec.attempt}|${jobId}`)
+        .catch(() => undefined);
       this.logger.warn(
         { job_id: jobId, previous_worker: rec.worker_id, attempt: next.attempt },
         'took over a job whose worker stopped renewing its lock',
@@ -325,13 +394,15 @@ export class RedisWorker extends EventEmitter<WorkerEvents> implements Worker {
     } else if (rec.not_before !== null && rec.not_before > Date.now()) {
       return this.release(bullJob, token, rec.not_before);
     }
-    this.runs.set(jobId, executor);
+    runStore.prime(current);
+    const run: LocalRun = { executor, attempt: current.attempt };
+    this.runs.set(jobId, run);
     this.emitQueue();
     let outcome;
     try {
       outcome = await executor.execute(jobId);
     } finally {
-      this.runs.delete(jobId);
+      if (this.runs.get(jobId) === run) this.runs.delete(jobId);
       this.emitQueue();
     }
     if (outcome.kind === 'requeued') {
@@ -362,11 +433,12 @@ export class RedisWorker extends EventEmitter<WorkerEvents> implements Worker {
       clearTimeout(timer);
       if (timedOut) {
         this.logger.warn({ active: this.runs.size }, 'drain timeout: stopping running jobs (they re-queue)');
-        for (const e of this.runs.values()) e.abortAll(shutdownReason());
+        for (const r of this.runs.values()) r.executor.abortAll(shutdownReason());
         await closing;
       }
       await this.members.remove(this.id).catch(() => undefined);
     }
+    this.flushOutbox();
     for (const q of this.queues.values()) await q.close().catch(() => undefined);
     await this.sub.quit().catch(() => this.sub.disconnect());
     await this.bullConnection?.quit().catch(() => this.bullConnection?.disconnect());
@@ -475,7 +547,7 @@ export class RedisWorker extends EventEmitter<WorkerEvents> implements Worker {
 
   /** When no live worker of the pool can run the job, says so in its status (it stays pending). */
   private async noteWaitingReason(envelope: JobEnvelope, pool: string, requires: readonly string[]) {
-    const live = await this.members.live(pool);
+    const live = await this.livePool(pool);
     const problems: { worker_id: string; problem: string }[] = [];
     for (const reg of live) {
       const problem = placementProblem(envelope, reg, this.config, requires);
@@ -533,7 +605,7 @@ export class RedisWorker extends EventEmitter<WorkerEvents> implements Worker {
     // Running somewhere: the flag survives a missed message; the message stops it at once.
     await this.store.redis.set(`${this.tuning.prefix}cancel:${jobId}`, '1', 'EX', 86_400);
     await this.store.redis.publish(`${this.tuning.prefix}cancel`, jobId);
-    this.runs.get(jobId)?.cancelRunning(jobId);
+    this.runs.get(jobId)?.executor.cancelRunning(jobId);
     return { outcome: 'stopping', job_id: jobId, status: 'running' };
   }
 

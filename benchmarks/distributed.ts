@@ -1,0 +1,395 @@
+// Distributed mode throughput: echo jobs through an API-role RedisWorker (submit: validate → Redis
+// store → BullMQ queue) and 1 or 2 worker processes (pull → fenced status machine → result in
+// Redis), against the anchor measured in the same run on the same redis-server: a bare BullMQ
+// `Queue.add` loop with a do-nothing `Worker` in one process. Consumers are started and idle
+// before the clock starts; the clock stops when the last of N jobs is completed.
+// Goals: ours ≥ 0.7× bare BullMQ; 2 worker processes ≥ 1.6× one.
+// Usage: npm run bench -- distributed [--jobs N] [--runs N] [--concurrency C]
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Queue, QueueEvents, Worker as BullWorker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { PACKAGE_ROOT } from '../lib/native.js';
+import { resolveConfig } from '../src/config.js';
+import { createRedisWorker } from '../src/distributed/worker.js';
+import { JobBuilder } from '../src/protocol/builder.js';
+
+const { values: args } = parseArgs({
+  options: {
+    jobs: { type: 'string', default: '2000' },
+    runs: { type: 'string', default: '3' },
+    concurrency: { type: 'string', default: '8' },
+    child: { type: 'string' },
+    redis: { type: 'string' },
+    prefix: { type: 'string' },
+  },
+});
+const JOBS = Number(args.jobs);
+const RUNS = Number(args.runs);
+const CONCURRENCY = Number(args.concurrency);
+const RESULTS = join(PACKAGE_ROOT, 'benchmarks', 'results');
+const r2 = (n: number) => Math.round(n * 100) / 100;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// ---- child processes (consumers) ----
+
+async function child(kind: string, url: string, prefix: string): Promise<void> {
+  let stop: () => Promise<void>;
+  if (kind === 'bare') {
+    const connection = new Redis(url, { maxRetriesPerRequest: null });
+    const w = new BullWorker('pool-default', async (job) => ({ echo: job.data as unknown }), {
+      connection,
+      prefix: `${prefix}bull`,
+      concurrency: CONCURRENCY,
+      removeOnComplete: { count: 0 },
+    });
+    await w.waitUntilReady();
+    stop = async () => {
+      await w.close();
+      await connection.quit();
+    };
+  } else {
+    const dir = mkdtempSync(join(tmpdir(), 'gk-bench-dist-'));
+    const w = createRedisWorker(
+      resolveConfig(
+        {
+          transport: 'redis',
+          role: 'worker',
+          redisUrl: url,
+          maxConcurrent: CONCURRENCY,
+          stateDir: dir,
+          workDir: dir,
+          api: { enabled: false },
+        },
+        {},
+      ),
+      { tuning: { prefix }, healthChecks: {} },
+    );
+    await w.start();
+    stop = async () => {
+      await w.stop();
+      rmSync(dir, { recursive: true, force: true });
+    };
+  }
+  const cpu0 = process.cpuUsage();
+  process.stdout.write('ready\n');
+  process.once('SIGTERM', () => {
+    const cpu = process.cpuUsage(cpu0);
+    process.stdout.write(`cpu ${cpu.user + cpu.system}\n`);
+    void stop().then(() => process.exit(0));
+  });
+}
+
+function spawnConsumers(kind: 'bare' | 'guestkit', n: number, url: string, prefix: string) {
+  return Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<ChildProcess>((resolve, reject) => {
+          const c = spawn(
+            process.execPath,
+            [
+              ...(process.env.BENCH_CPU_PROF
+                ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
+                : []),
+              '--import',
+              'tsx',
+              join(PACKAGE_ROOT, 'benchmarks', 'distributed.ts'),
+              '--child',
+              kind,
+              '--redis',
+              url,
+              '--prefix',
+              prefix,
+              '--concurrency',
+              String(CONCURRENCY),
+            ],
+            { cwd: PACKAGE_ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+          );
+          c.stdout?.on('data', (d: Buffer) => {
+            if (d.toString().includes('ready')) resolve(c);
+          });
+          c.once('exit', (code) => reject(new Error(`consumer exited with ${code}`)));
+        }),
+    ),
+  );
+}
+
+/** Stops the consumers; resolves with the CPU time (µs, user + system) they spent while measured. */
+async function stopConsumers(children: ChildProcess[]): Promise<number> {
+  const cpu = await Promise.all(
+    children.map(
+      (c) =>
+        new Promise<number>((resolve) => {
+          let used = 0;
+          c.stdout?.on('data', (d: Buffer) => {
+            const m = /cpu (\d+)/.exec(d.toString());
+            if (m) used = Number(m[1]);
+          });
+          c.removeAllListeners('exit');
+          c.once('exit', () => resolve(used));
+          c.kill('SIGTERM');
+        }),
+    ),
+  );
+  return cpu.reduce((a, b) => a + b, 0);
+}
+
+/** Runs `fn` for indices 0..n-1 with `limit` in flight. */
+async function inFlight(n: number, limit: number, fn: (i: number) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < n) await fn(next++);
+    }),
+  );
+}
+
+// ---- one measured run ----
+
+interface Run {
+  system: 'bare' | 'guestkit';
+  processes: number;
+  jobsPerSecond: number;
+  submitPerSecond: number;
+  /** Consumer CPU per job (all worker processes), µs. */
+  consumerCpuUs: number;
+}
+
+async function runBare(url: string, processes: number): Promise<Run> {
+  const prefix = `bench-bare-${Date.now()}:`;
+  const connection = new Redis(url, { maxRetriesPerRequest: null });
+  const queue = new Queue('pool-default', { connection, prefix: `${prefix}bull` });
+  const eventsConnection = new Redis(url, { maxRetriesPerRequest: null });
+  const events = new QueueEvents('pool-default', { connection: eventsConnection, prefix: `${prefix}bull` });
+  await events.waitUntilReady();
+  const consumers = await spawnConsumers('bare', processes, url, prefix);
+  let completed = 0;
+  const allDone = new Promise<void>((resolve) =>
+    events.on('completed', () => {
+      if (++completed === JOBS) resolve();
+    }),
+  );
+  const t0 = performance.now();
+  await inFlight(JOBS, 32, (i) =>
+    queue.add(
+      'job',
+      { job_id: `job-bare-${i}`, text: 'benchmark' },
+      {
+        jobId: `j_job-bare-${i}`,
+        priority: 6,
+        removeOnComplete: true,
+        removeOnFail: true,
+      },
+    ),
+  );
+  const submitted = performance.now();
+  await allDone;
+  const seconds = (performance.now() - t0) / 1000;
+  const cpuUs = await stopConsumers(consumers);
+  await events.close();
+  await queue.close();
+  await connection.quit();
+  await eventsConnection.quit();
+  return {
+    system: 'bare',
+    processes,
+    jobsPerSecond: JOBS / seconds,
+    submitPerSecond: JOBS / ((submitted - t0) / 1000),
+    consumerCpuUs: cpuUs / JOBS,
+  };
+}
+
+async function runOurs(url: string, processes: number): Promise<Run> {
+  const prefix = `bench-gk-${Date.now()}:`;
+  const dir = mkdtempSync(join(tmpdir(), 'gk-bench-dist-'));
+  const apiNode = createRedisWorker(
+    resolveConfig({ transport: 'redis', role: 'api', redisUrl: url, stateDir: dir, workDir: dir }, {}),
+    { tuning: { prefix }, healthChecks: {} },
+  );
+  await apiNode.start();
+  const consumers = await spawnConsumers('guestkit', processes, url, prefix);
+  const counter = new Redis(url);
+  // Documents are built before timing: the builder's validation is not what we measure.
+  const docs = Array.from({ length: JOBS }, (_, i) =>
+    new JobBuilder('system.echo').payload('system.echo.v1', { i, text: 'benchmark' }).build(),
+  );
+  const t0 = performance.now();
+  await inFlight(JOBS, 32, (i) => apiNode.submit(docs[i]));
+  const submitted = performance.now();
+  while (Number(await counter.hget(`${prefix}counts`, 'completed')) < JOBS) await sleep(10);
+  const seconds = (performance.now() - t0) / 1000;
+  const counts = await apiNode.counts();
+  if (counts.completed !== JOBS || counts.failed > 0)
+    throw new Error(`unexpected counts ${JSON.stringify(counts)}`);
+  const cpuUs = await stopConsumers(consumers);
+  await apiNode.stop();
+  await counter.quit();
+  rmSync(dir, { recursive: true, force: true });
+  return {
+    system: 'guestkit',
+    processes,
+    jobsPerSecond: JOBS / seconds,
+    submitPerSecond: JOBS / ((submitted - t0) / 1000),
+    consumerCpuUs: cpuUs / JOBS,
+  };
+}
+
+function median(runs: Run[]): Run {
+  const s = [...runs].sort((a, b) => a.jobsPerSecond - b.jobsPerSecond);
+  return s[Math.floor(s.length / 2)];
+}
+
+async function startRedis(): Promise<{ url: string; stop: () => void; dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'gk-bench-redis-'));
+  const { createServer } = await import('node:net');
+  const port = await new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+  const proc = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir],
+    {
+      stdio: 'ignore',
+    },
+  );
+  const url = `redis://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    const r = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    r.on('error', () => undefined);
+    const ok = await r.connect().then(
+      () => true,
+      () => false,
+    );
+    r.disconnect();
+    if (ok) break;
+    if (i > 100) throw new Error('redis-server did not start');
+    await sleep(50);
+  }
+  return { url, dir, stop: () => proc.kill('SIGTERM') };
+}
+
+async function main(): Promise<void> {
+  const redis = await startRedis();
+  try {
+    // Warm-up: Redis, the page cache, tsx's compile cache.
+    await runBare(redis.url, 1);
+    await runOurs(redis.url, 1);
+    const plan: [Run['system'], number][] = [
+      ['bare', 1],
+      ['guestkit', 1],
+      ['guestkit', 2],
+      ['bare', 2],
+    ];
+    const results: Run[] = [];
+    for (const [system, processes] of plan) {
+      const runs: Run[] = [];
+      for (let i = 0; i < RUNS; i++) {
+        runs.push(
+          system === 'bare' ? await runBare(redis.url, processes) : await runOurs(redis.url, processes),
+        );
+      }
+      const m = median(runs);
+      results.push(m);
+      console.log(
+        `${system.padEnd(8)} × ${processes} process(es): ${Math.round(m.jobsPerSecond)} jobs/s ` +
+          `(submissions ${Math.round(m.submitPerSecond)}/s; consumer CPU ${Math.round(m.consumerCpuUs)} µs/job; runs ${runs.map((r) => Math.round(r.jobsPerSecond)).join(', ')})`,
+      );
+    }
+    const get = (s: Run['system'], p: number) =>
+      (results.find((r) => r.system === s && r.processes === p) as Run).jobsPerSecond;
+    const vsBare = get('guestkit', 1) / get('bare', 1);
+    const scaling = get('guestkit', 2) / get('guestkit', 1);
+    const bareScaling = get('bare', 2) / get('bare', 1);
+    console.log(
+      `guestkit/bare (1 process): ${r2(vsBare)}× (goal ≥ 0.7); 2 vs 1 worker processes: ${r2(scaling)}× ` +
+        `(goal ≥ 1.6; bare BullMQ scales ${r2(bareScaling)}× on this machine)`,
+    );
+    const env = {
+      node: process.version,
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model,
+      loadavg: loadavg().map(r2),
+      jobsPerRun: JOBS,
+      runs: RUNS,
+      concurrencyPerProcess: CONCURRENCY,
+      date: new Date().toISOString(),
+    };
+    mkdirSync(RESULTS, { recursive: true });
+    writeFileSync(
+      join(RESULTS, 'distributed.json'),
+      `${JSON.stringify(
+        {
+          benchmark: 'distributed',
+          description:
+            'echo jobs submit → completed in Redis mode (API-role node in the benchmark process, worker processes) ' +
+            'vs a bare BullMQ add + no-op Worker loop on the same redis-server',
+          env,
+          results: results.map((r) => ({
+            system: r.system === 'bare' ? 'bare BullMQ (anchor)' : 'guestkit distributed',
+            worker_processes: r.processes,
+            jobs_per_second: Math.round(r.jobsPerSecond),
+            submissions_per_second: Math.round(r.submitPerSecond),
+            consumer_cpu_us_per_job: Math.round(r.consumerCpuUs),
+          })),
+          ratio_to_bare_bullmq: r2(vsBare),
+          goal_ratio_to_bare_bullmq: 0.7,
+          scaling_2_vs_1: r2(scaling),
+          goal_scaling_2_vs_1: 1.6,
+          bare_bullmq_scaling_2_vs_1: r2(bareScaling),
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    const rows = results.map(
+      (r) =>
+        `| ${r.system === 'bare' ? 'bare BullMQ (anchor)' : 'guestkit distributed'} | ${r.processes} | ` +
+        `${Math.round(r.jobsPerSecond)} | ${Math.round(r.submitPerSecond)} | ${Math.round(r.consumerCpuUs)} |`,
+    );
+    writeFileSync(
+      join(RESULTS, 'distributed.md'),
+      [
+        '# Distributed benchmark',
+        '',
+        'Echo jobs in Redis mode: an API-role `RedisWorker` in the benchmark process submits (validation,',
+        'atomic create in Redis, BullMQ add) and worker processes run them (fenced status machine, progress',
+        'events, result in Redis). Anchor, same run and same redis-server: bare BullMQ `Queue.add` and a',
+        `no-op \`Worker\`. ${JOBS} jobs per run, 32 submissions in flight, concurrency ${CONCURRENCY} per`,
+        `process, median of ${RUNS} runs; consumers are idle and ready before the clock starts.`,
+        '',
+        '| system | worker processes | jobs/s | submissions/s | consumer CPU µs/job |',
+        '|---|---|---|---|---|',
+        ...rows,
+        '',
+        `guestkit vs bare BullMQ (1 process): **${r2(vsBare)}×** (goal ≥ 0.7). 2 vs 1 worker processes:`,
+        `**${r2(scaling)}×** (goal ≥ 1.6); bare BullMQ itself scales ${r2(bareScaling)}× here.`,
+        '',
+        `Node ${env.node}, ${env.cpus} × ${env.cpuModel}, load ${env.loadavg.join(' ')} (shared machine: the`,
+        'benchmark process, the worker processes and redis-server all share these cores), ' + `${env.date}.`,
+        '',
+      ].join('\n'),
+    );
+  } finally {
+    redis.stop();
+    rmSync(redis.dir, { recursive: true, force: true });
+  }
+}
+
+if (args.child) {
+  child(args.child, args.redis as string, args.prefix as string).catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+} else {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
