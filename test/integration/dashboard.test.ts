@@ -66,7 +66,7 @@ beforeAll(async () => {
 
   // One appliance for all three drives: a single slot and a window wide enough for both jobs'
   // probing to finish on a loaded machine.
-  configureSharedAppliancePool({ maxAppliances: 1, batchWindowMs: 3000 });
+  configureSharedAppliancePool({ maxAppliances: 1, batchWindowMs: 8000 });
   tw = await startTestWorker(
     { maxConcurrent: 4 },
     new HandlerRegistry().register(systemEchoHandler).register(inspectHandler).register(compareHandler),
@@ -147,7 +147,8 @@ describe('dashboard in a real browser', () => {
     const prefilled = JSON.parse(await textarea.inputValue()) as { operation: string; job_id: string };
     expect(prefilled.operation).toBe('system.echo');
     await shot('submit-1280');
-    await page.getByRole('button', { name: 'Submit job' }).click();
+    // Keyboard only: focus the button and press Enter.
+    await page.getByRole('button', { name: 'Submit job' }).press('Enter');
     await page.waitForURL(new RegExp(`#/jobs/${prefilled.job_id}$`));
     await expect.poll(() => badge().textContent(), { timeout: 60_000 }).toBe('completed');
     const result = page.getByLabel('Result document');
