@@ -65,6 +65,17 @@ const JOBS = {
       options: { severity_threshold: 'high', fail_on_critical: true },
       output: { format: 'json', destination: out('multi.json') },
     }),
+  noOs: () => job('guestkit.profile', { image: { path: fx.garbage.path, format: 'raw' } }),
+  badChecksum: () =>
+    job('guestkit.compare', {
+      baseline: { path: fx.garbage.path, format: 'raw' },
+      target: { path: fx.garbage.path, format: 'raw', checksum: `sha256:${'0'.repeat(64)}` },
+    }),
+  badDestination: () =>
+    job('guestkit.profile', {
+      image: { path: fx['ubuntu-like'].path },
+      output: { destination: '/etc/guestkit-profile.json' },
+    }),
   compare: () =>
     job('guestkit.compare', {
       baseline: { path: fx['debian-like'].path, format: 'raw' },
@@ -83,6 +94,7 @@ beforeAll(async () => {
     'rhel-like-permissive',
     'multi-os',
     'debian-like-updated',
+    'garbage',
   ] as const;
   for (const f of await getFixtures(names)) {
     fx[f.name] = f;
@@ -212,6 +224,21 @@ describe('guestkit.profile on real disks', () => {
       expect(idsOf(written, os.root), os.hostname).toEqual(expected);
     }
     expect(written.operating_systems.map((o) => o.hostname).sort()).toEqual(['multi-debian', 'multi-ubuntu']);
+  });
+});
+
+describe('failures', () => {
+  it('an image without an OS → NO_OPERATING_SYSTEM; a wrong checksum → IMAGE_CHECKSUM_MISMATCH; a destination outside the roots → PATH_NOT_ALLOWED', () => {
+    expect(results.get('noOs')?.error).toMatchObject({ code: 'NO_OPERATING_SYSTEM' });
+    const mismatch = results.get('badChecksum')!;
+    expect(mismatch.status).toBe('failed');
+    expect(mismatch.error).toMatchObject({
+      code: 'IMAGE_CHECKSUM_MISMATCH',
+      phase: 'checksum',
+      details: { expected: '0'.repeat(64) },
+    });
+    expect(results.get('badDestination')?.error).toMatchObject({ code: 'PATH_NOT_ALLOWED' });
+    expect(existsSync('/etc/guestkit-profile.json')).toBe(false);
   });
 });
 

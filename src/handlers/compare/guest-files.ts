@@ -1,9 +1,11 @@
 // Reading file trees of a mounted guest efficiently: one lstat batch per directory (queued back
 // to back on the handle's thread), and checksums computed inside the appliance (checksums_out),
 // streamed to a host temp file, so no file content crosses into this process unless asked.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import type { Guestfs, GuestfsStatns } from '../../../lib/guestfs.js';
 
 export const S_IFMT = 0o170000;
@@ -59,15 +61,20 @@ function unescapeName(name: string): string {
   return name.replace(/\\(\\|n)/g, (_, c: string) => (c === 'n' ? '\n' : '\\'));
 }
 
+/** One `sha256sum` line (of `find -type f` run in `dir`) → [absolute path, hex digest]. */
+function parseChecksumLine(line: string, dir: string): [string, string] | null {
+  const m = /^(\\?)([0-9a-f]{64}) [ *](.*)$/.exec(line);
+  if (!m) return null;
+  const name = (m[1] ? unescapeName(m[3]) : m[3]).replace(/^\.\//, '');
+  return [join2(dir, name), m[2]];
+}
+
 /** Parses `sha256sum` output of `find -type f` run in `dir` into absolute path → hex digest. */
 export function parseChecksums(text: string, dir: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const line of text.split('\n')) {
-    const m = /^(\\?)([0-9a-f]{64}) [ *](.*)$/.exec(line);
-    if (!m) continue;
-    let name = m[1] ? unescapeName(m[3]) : m[3];
-    name = name.replace(/^\.\//, '');
-    out.set(join2(dir, name), m[2]);
+    const entry = parseChecksumLine(line, dir);
+    if (entry) out.set(...entry);
   }
   return out;
 }
@@ -79,7 +86,15 @@ export async function checksumTree(g: Guestfs, dir: string): Promise<Map<string,
   try {
     const file = join(work, 'sums');
     await g.checksumsOut('sha256', dir, file);
-    return parseChecksums(await readFile(file, 'utf8'), dir);
+    // Line by line from a stream: a whole filesystem's list can be tens of MB, and this way the
+    // event loop gets a turn between chunks.
+    const out = new Map<string, string>();
+    const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
+    for await (const line of lines) {
+      const entry = parseChecksumLine(line, dir);
+      if (entry) out.set(...entry);
+    }
+    return out;
   } finally {
     await rm(work, { recursive: true, force: true });
   }
