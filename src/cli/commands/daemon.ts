@@ -9,6 +9,7 @@ import { startMetrics } from '../../metrics/index.js';
 import { WorkerError } from '../../protocol/errors.js';
 import { FileTransport } from '../../transports/file/index.js';
 import { createWorkerFor } from '../../worker/factory.js';
+import { sweepOrphanAppliances } from '../../worker/orphans.js';
 
 export interface DaemonOptions {
   workerId?: string;
@@ -86,6 +87,12 @@ export function configFromFlags(o: DaemonOptions, env: NodeJS.ProcessEnv = proce
 
 /** Runs the daemon until a signal (or, with --once, until the jobs present at start are done). Returns the exit code. */
 export async function runDaemon(config: WorkerConfig, logger: Logger): Promise<number> {
+  // Appliances and temp dirs of a previous run that was killed (their jobs re-run below).
+  const minAge = Number(process.env.GUESTKIT_ORPHAN_MIN_AGE_MS || Number.NaN);
+  await sweepOrphanAppliances({
+    logger,
+    ...(Number.isFinite(minAge) && minAge >= 0 ? { minAgeMs: minAge } : {}),
+  });
   const worker = createWorkerFor(config, { logger });
   const transport =
     config.transport === 'file'
