@@ -184,10 +184,11 @@ describe('checks the fixtures do not trigger, on hand-made variants', () => {
       e('UUID=1'),
     ];
     expect(all([i]).findings.map((f) => f.id)).not.toContain('MIG-FSTAB-001');
-    i.report.storage!.fstab.push(e('/dev/vda1'), e('/dev/xvdb'));
+    i.report.storage!.fstab.push(e('/dev/vda1'), e('/dev/xvdb'), e('/dev/nvme0n1p2'));
     expect(all([i]).findings.find((f) => f.id === 'MIG-FSTAB-001')?.evidence.entries).toEqual([
       '/dev/vda1 /x',
       '/dev/xvdb /x',
+      '/dev/nvme0n1p2 /x',
     ]);
   });
 });

@@ -6,8 +6,8 @@ const f = finding.bind(null, 'migration');
 
 /** Block drivers a KVM guest boots from: one of them must be present. */
 export const VIRTIO_STORAGE = ['virtio_blk', 'virtio_scsi'];
-/** Device names that change with the disk bus (sda on SATA/SCSI, vda on virtio, xvda on Xen). */
-const BUS_DEVICE = /^\/dev\/([shv]d[a-z]+|xvd[a-z]+)\d*$/;
+/** Device names that change with the disk bus (sda on SATA/SCSI, vda on virtio, xvda on Xen, nvme0n1). */
+const BUS_DEVICE = /^\/dev\/([shv]d[a-z]+\d*|xvd[a-z]+\d*|nvme\d+n\d+(p\d+)?)$/;
 /** Guest tools of other hypervisors (to remove after moving to KVM). */
 const FOREIGN_TOOLS = /vmware|open-vm-tools|vm-tools|hyperv|hyper-v|hv-kvp|linux-cloud-tools|walinuxagent/i;
 
