@@ -2,8 +2,8 @@
 // SQLite store): traversal, absolute paths outside the roots, symlinks that escape, device files,
 // FIFOs and directories for every input and output field; corrupt, empty, truncated, oversized and
 // backing-file images. Each job ends with its exact code; refusals happen before any appliance
-// starts; nothing appears outside the roots; the worker keeps serving. At most one appliance
-// launch (the raw-garbage images need libguestfs to say there is no OS).
+// starts; nothing appears outside the roots; the worker keeps serving. No appliance launch in CI;
+// GUESTKIT_SOAK=1 adds a truncated raw disk that only libguestfs can judge (one launch).
 import { execFileSync } from 'node:child_process';
 import {
   closeSync,
@@ -146,6 +146,14 @@ const backupTo = (backup: string) => () => ({
   image: { path: fixImage(), format: 'qcow2', create_backup: true, backup_path: backup },
   operations: [{ type: 'set_hostname', options: { hostname: 'h' } }],
 });
+
+const TRUNCATED_RAW: Case = {
+  name: 'raw whose partition runs past the end of the file',
+  operation: 'guestkit.inspect',
+  data: inspect(r('truncated.raw')),
+  code: 'NO_OPERATING_SYSTEM',
+  launches: true,
+};
 
 const CASES: Case[] = [
   // Image paths.
@@ -373,14 +381,9 @@ const CASES: Case[] = [
     data: () => ({ image: { path: r('garbage.raw'), format: 'qcow2' } }),
     code: 'UNSUPPORTED_IMAGE_FORMAT',
   },
-  // The one launch: garbage that is a valid raw disk only libguestfs can look into.
-  {
-    name: 'raw whose partition runs past the end of the file',
-    operation: 'guestkit.inspect',
-    data: inspect(r('truncated.raw')),
-    code: 'NO_OPERATING_SYSTEM',
-    launches: true,
-  },
+  // Garbage that is a valid raw disk only libguestfs can look into: an appliance launch, so only
+  // in the long run (the CI subset's launches are in reliability-crash, on a similar blank disk).
+  ...(process.env.GUESTKIT_SOAK === '1' ? [TRUNCATED_RAW] : []),
 ];
 
 describe('hostile paths and images', () => {
@@ -437,8 +440,8 @@ describe('hostile paths and images', () => {
     expect(stray).toEqual([]);
   });
 
-  it('used at most one appliance launch, and the worker keeps serving', async () => {
-    expect(sharedAppliancePoolStatus()?.launches ?? 0).toBeLessThanOrEqual(1);
+  it('launched no appliance (one in the long run), and the worker keeps serving', async () => {
+    expect(sharedAppliancePoolStatus()?.launches ?? 0).toBe(process.env.GUESTKIT_SOAK === '1' ? 1 : 0);
     const echo = new JobBuilder('system.echo').payload('system.echo.v1', { after: 'hostile input' }).build();
     await worker.submit(echo);
     const done = await worker.waitFor(echo.job_id, { signal: AbortSignal.timeout(30_000) });
