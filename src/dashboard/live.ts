@@ -4,9 +4,12 @@
 // stays live without one stream per job. Both sit behind the API's bearer auth.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { sharedAppliancePoolStatus } from '../../lib/appliance.js';
-import type { JobFinishedEvent, ProgressEvent, StatusChangeEvent, Worker } from '../worker/types.js';
+import { isTerminal, type ProgressEvent, type StatusChangeEvent, type Worker } from '../worker/types.js';
 
-/** Jobs per minute and failures are counted over this window (jobs that finished in this process). */
+/**
+ * Jobs per minute and failures are counted over this window, from terminal status changes: in the
+ * distributed mode those are relayed to every node, so an API-only node counts its workers' jobs.
+ */
 export const STATS_WINDOW_SECONDS = 600;
 
 export interface DashboardStats {
@@ -27,8 +30,8 @@ const FAILED = new Set(['failed', 'timeout']);
 /** Finish times of recent jobs, pruned to the window. */
 class FinishWindow {
   #items: { at: number; failed: boolean }[] = [];
-  add(e: JobFinishedEvent): void {
-    this.#items.push({ at: Date.now(), failed: FAILED.has(e.status) });
+  add(status: string): void {
+    this.#items.push({ at: Date.now(), failed: FAILED.has(status) });
   }
   snapshot(now = Date.now()): { finished: number; failed: number } {
     const from = now - STATS_WINDOW_SECONDS * 1000;
@@ -42,11 +45,13 @@ const frame = (event: string, data: unknown) => `event: ${event}\ndata: ${JSON.s
 export function liveRoutes(app: FastifyInstance, worker: Worker): void {
   const started = Date.now();
   const window = new FinishWindow();
-  const onFinished = (e: JobFinishedEvent) => window.add(e);
-  worker.on('job:finished', onFinished);
+  const onFinished = (e: StatusChangeEvent) => {
+    if (isTerminal(e.to)) window.add(e.to);
+  };
+  worker.on('status', onFinished);
   const streams = new Set<() => void>();
   app.addHook('preClose', async () => {
-    worker.off('job:finished', onFinished);
+    worker.off('status', onFinished);
     for (const end of [...streams]) end();
   });
 
