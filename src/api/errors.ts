@@ -81,6 +81,17 @@ export function mapError(err: unknown): MappedError {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return { status: 400, body: body('VALIDATION_ERROR', fe.message ?? 'Malformed request body') };
   }
+  // A full disk under the store or the results: the request was fine, the worker cannot take it now.
+  const sys = (err as { code?: unknown } | null)?.code;
+  if (sys === 'SQLITE_FULL' || sys === 'ENOSPC') {
+    return {
+      status: 503,
+      body: body(
+        'WORKER_UNAVAILABLE',
+        'The worker is out of disk space (job store or results); free space on its state/results volume, then retry',
+      ),
+    };
+  }
   const status = typeof fe.statusCode === 'number' ? fe.statusCode : 500;
   if (status === 429) return { status, body: body('RATE_LIMITED', fe.message ?? 'Too many requests') };
   if (status >= 400 && status < 500) {
