@@ -26,6 +26,8 @@ const ROOT = join(import.meta.dirname, '../..');
 const SHOTS = join(ROOT, 'test-results/screenshots');
 const TOKEN = 'dashboard-test-token-1f9c';
 const PLANTED = 'postgresql-15';
+/** The appliance jobs share the machine with other suites: their tests wait long. */
+const LONG = 1_200_000;
 const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
@@ -138,7 +140,7 @@ describe('dashboard in a real browser', () => {
     const unlabelled = await page.evaluate(`[...document.querySelectorAll('input, select, textarea')]
       .filter((el) => el.labels.length === 0 && !el.getAttribute('aria-label')).map((el) => el.outerHTML)`);
     expect(unlabelled).toEqual([]);
-  });
+  }, 180_000);
 
   it('submits an echo job from the form, follows it to completed and opens its result', async () => {
     await nav('Submit').click();
@@ -163,7 +165,7 @@ describe('dashboard in a real browser', () => {
       .toEqual(['validation', 'result_generation']);
     expect((await tw.worker.get(prefilled.job_id))?.status).toBe('completed');
     await shot('job-completed-1280');
-  });
+  }, 180_000);
 
   it('cancels a running job from its page', async () => {
     await nav('Submit').click();
@@ -184,7 +186,7 @@ describe('dashboard in a real browser', () => {
     expect(Date.parse(stored!.completed_at!) - Date.parse(stored!.started_at!)).toBeLessThan(30_000);
     await page.getByRole('alert').filter({ hasText: 'CANCELLED' }).waitFor();
     await shot('job-cancelled-1280');
-  });
+  }, 180_000);
 
   it('shows a refused job with its error code (quick inspect of a path outside the allowed roots)', async () => {
     await nav('Submit').click();
@@ -197,7 +199,7 @@ describe('dashboard in a real browser', () => {
       .first()
       .waitFor();
     await shot('inspect-refused-1280');
-  });
+  }, 180_000);
 
   it('lists jobs live: a job submitted elsewhere appears and completes without a reload; filters apply', async () => {
     await nav('Jobs').click();
@@ -232,7 +234,7 @@ describe('dashboard in a real browser', () => {
     await shot('jobs-400');
     expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(400);
     await page.setViewportSize({ width: 1280, height: 800 });
-  });
+  }, 180_000);
 
   it('shows workers, capabilities and health', async () => {
     await nav('Workers').click();
@@ -242,49 +244,57 @@ describe('dashboard in a real browser', () => {
     for (const op of ['system.echo', 'guestkit.inspect', 'guestkit.compare']) expect(ops).toContain(op);
     await page.getByRole('heading', { name: /^Health: / }).waitFor();
     await shot('workers-1280');
-  });
+  }, 180_000);
 
-  it('opens the inspection report of a real guestkit.inspect job and finds the planted package', async () => {
-    const done = await tw.worker.waitFor(ids.inspect);
-    expect(done.status, JSON.stringify(done.error)).toBe('completed');
-    await page.goto(`${base}/#/jobs/${ids.inspect}`);
-    await page.getByRole('link', { name: 'Open the inspection report' }).click();
-    await page.getByRole('heading', { name: 'Inspection report' }).waitFor();
-    const os = page.locator('#os');
-    expect(await os.textContent()).toContain('debian');
-    expect(await os.textContent()).toContain(fx['debian-like'].os!.hostname);
+  it(
+    'opens the inspection report of a real guestkit.inspect job and finds the planted package',
+    async () => {
+      const done = await tw.worker.waitFor(ids.inspect);
+      expect(done.status, JSON.stringify(done.error)).toBe('completed');
+      await page.goto(`${base}/#/jobs/${ids.inspect}`);
+      await page.getByRole('link', { name: 'Open the inspection report' }).click();
+      await page.getByRole('heading', { name: 'Inspection report' }).waitFor();
+      const os = page.locator('#os');
+      expect(await os.textContent()).toContain('debian');
+      expect(await os.textContent()).toContain(fx['debian-like'].os!.hostname);
 
-    const rows = page.locator('table.packages tbody tr');
-    const all = await rows.count();
-    expect(all).toBe(fx['debian-like'].os!.packages.length);
-    await page.getByLabel('Search packages').fill('postgres');
-    await page.locator(`tr[data-package="${PLANTED}"]`).waitFor();
-    await expect.poll(() => rows.count()).toBeLessThan(all);
-    expect(await page.locator('tr[data-package="bash"]').count()).toBe(0);
+      const rows = page.locator('table.packages tbody tr');
+      const all = await rows.count();
+      expect(all).toBe(fx['debian-like'].os!.packages.length);
+      await page.getByLabel('Search packages').fill('postgres');
+      await page.locator(`tr[data-package="${PLANTED}"]`).waitFor();
+      await expect.poll(() => rows.count()).toBeLessThan(all);
+      expect(await page.locator('tr[data-package="bash"]').count()).toBe(0);
 
-    // debian-like is the tidy guest: sshd locked down, nftables on, AppArmor on.
-    const severities = await page
-      .locator('#security [data-severity]')
-      .evaluateAll((l) => l.map((x) => x.getAttribute('data-severity')));
-    expect(severities).toEqual(['info']);
-    expect(await page.locator('#storage').textContent()).toContain('/etc/fstab');
-    await shot('report-1280');
-    await page.setViewportSize({ width: 400, height: 800 });
-    await shot('report-400');
-    expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(400);
-    await page.setViewportSize({ width: 1280, height: 800 });
-  });
+      // debian-like is the tidy guest: sshd locked down, nftables on, AppArmor on.
+      const severities = await page
+        .locator('#security [data-severity]')
+        .evaluateAll((l) => l.map((x) => x.getAttribute('data-severity')));
+      expect(severities).toEqual(['info']);
+      expect(await page.locator('#storage').textContent()).toContain('/etc/fstab');
+      await shot('report-1280');
+      await page.setViewportSize({ width: 400, height: 800 });
+      await shot('report-400');
+      expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(400);
+      await page.setViewportSize({ width: 1280, height: 800 });
+    },
+    LONG,
+  );
 
-  it('shows a real comparison side by side', async () => {
-    const done = await tw.worker.waitFor(ids.compare);
-    expect(done.status, JSON.stringify(done.error)).toBe('completed');
-    await page.goto(`${base}/#/jobs/${ids.compare}/compare`);
-    await page.getByRole('heading', { name: 'Comparison' }).waitFor();
-    expect(await page.locator('[data-side="baseline"]').textContent()).toContain('rocky');
-    expect(await page.locator('[data-side="target"]').textContent()).toContain('debian');
-    const rhel = new Set(fx['rhel-like'].os!.packages.map((p) => p.name));
-    const added = fx['debian-like-updated'].os!.packages.find((p) => !rhel.has(p.name))!.name;
-    await page.locator(`.add-list [data-package="${added}"]`).waitFor();
-    await shot('compare-1280');
-  });
+  it(
+    'shows a real comparison side by side',
+    async () => {
+      const done = await tw.worker.waitFor(ids.compare);
+      expect(done.status, JSON.stringify(done.error)).toBe('completed');
+      await page.goto(`${base}/#/jobs/${ids.compare}/compare`);
+      await page.getByRole('heading', { name: 'Comparison' }).waitFor();
+      expect(await page.locator('[data-side="baseline"]').textContent()).toContain('rocky');
+      expect(await page.locator('[data-side="target"]').textContent()).toContain('debian');
+      const rhel = new Set(fx['rhel-like'].os!.packages.map((p) => p.name));
+      const added = fx['debian-like-updated'].os!.packages.find((p) => !rhel.has(p.name))!.name;
+      await page.locator(`.add-list [data-package="${added}"]`).waitFor();
+      await shot('compare-1280');
+    },
+    LONG,
+  );
 });
