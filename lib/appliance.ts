@@ -41,6 +41,12 @@ export interface ApplianceLease {
   roots(): Promise<string[]>;
   /** Roots per drive, in request order (compare: baseline roots, target roots). */
   rootsByDrive(): Promise<string[][]>;
+  /**
+   * Mountpoints of a root as they are in this appliance. Use these, not inspect_get_mountpoints:
+   * an fstab naming `/dev/sda1` means the image's own first disk, which libguestfs would take as
+   * the appliance's first drive (another job's disk) when the image is not first.
+   */
+  mountpoints(root: string): Promise<Record<string, string>>;
   /** Aborted when the job is cancelled/timed out or the appliance died. */
   readonly signal: AbortSignal;
 }
@@ -260,6 +266,8 @@ type BatchState = 'collecting' | 'waiting' | 'launching' | 'running' | 'closing'
 interface RootMap {
   /** Roots per appliance device (`/dev/sdb` → roots). */
   byDevice: Map<string, string[]>;
+  /** Mountpoints per root, with guest device names (`/dev/sda1` in fstab) moved onto the root's drive. */
+  mountpoints: Map<string, Record<string, string>>;
   /** Devices whose results cannot be trusted in a shared appliance (clone UUIDs, duplicate VGs). */
   conflicted: Set<string>;
 }
@@ -694,6 +702,10 @@ export class AppliancePool {
       soloNeeded: false,
       rootsByDrive,
       roots: async () => (await rootsByDrive()).flat(),
+      mountpoints: async (root: string) => {
+        await rootsByDrive();
+        return { ...((await b.roots!).mountpoints.get(root) ?? (await g.inspectGetMountpoints(root))) };
+      },
     };
     return lease;
   }
@@ -706,6 +718,7 @@ export class AppliancePool {
   async #mapRoots(b: Batch, g: Guestfs): Promise<RootMap> {
     const roots = await g.inspectOs();
     const byDevice = new Map<string, string[]>();
+    const mountpoints = new Map<string, Record<string, string>>();
     const conflicted = new Set<string>();
     const lvDisks = new Map<string, string[]>();
     const shared = driveCount(b.requests) > 1;
@@ -716,17 +729,26 @@ export class AppliancePool {
       if (!lvDisks.has(dev)) lvDisks.set(dev, await this.#lvDisks(g, dev));
       return lvDisks.get(dev)!;
     };
-    for (const root of roots) {
+    const allMps = await Promise.all(roots.map((r) => g.inspectGetMountpoints(r)));
+    for (const [i, root] of roots.entries()) {
       const disks = await diskOf(root);
-      const mps = shared ? Object.values(await g.inspectGetMountpoints(root)) : [];
-      for (const disk of disks) {
-        byDevice.set(disk, [...(byDevice.get(disk) ?? []), root]);
+      for (const disk of disks) byDevice.set(disk, [...(byDevice.get(disk) ?? []), root]);
+      if (disks.length > 1 && shared) for (const d of disks) conflicted.add(d);
+      const mps: Record<string, string> = {};
+      for (const [mp, dev] of Object.entries(allMps[i])) {
+        const on = await diskOf(dev).catch(() => disks);
+        if (on.every((d) => disks.includes(d))) mps[mp] = dev;
+        else if (mp === '/') mps[mp] = root;
+        else if (on.length === 1 && on[0] === '/dev/sda' && disks.length === 1) {
+          // The guest's own first disk (fstab by device name), not the appliance's.
+          mps[mp] = `${disks[0]}${dev.slice('/dev/sda'.length)}`;
+        } else {
+          // fstab UUID=/LABEL= resolved into another drive: a clone of this image shares it.
+          for (const d of disks) conflicted.add(d);
+          mps[mp] = dev;
+        }
       }
-      for (const mp of mps) {
-        const on = await diskOf(mp).catch(() => disks);
-        if (on.some((d) => !disks.includes(d))) for (const d of disks) conflicted.add(d);
-      }
-      if (disks.length > 1) for (const d of disks) conflicted.add(d);
+      mountpoints.set(root, mps);
     }
     if (shared) {
       const pvs = await g.pvs().catch(() => [] as string[]);
@@ -735,7 +757,7 @@ export class AppliancePool {
         if (!byDevice.has(disk)) conflicted.add(disk);
       }
     }
-    return { byDevice, conflicted };
+    return { byDevice, mountpoints, conflicted };
   }
 
   async #lvDisks(g: Guestfs, lv: string): Promise<string[]> {

@@ -43,8 +43,10 @@ class FakeAppliance {
   }
   async inspectGetMountpoints(root: string): Promise<Record<string, string>> {
     const i = root.charCodeAt(7) - 97;
+    if (this.drives[i].includes('devname')) return { '/': '/dev/sda1', '/boot': '/dev/sda2' }; // fstab by name
+    // A clone's fstab UUID= resolves to the previous drive (libguestfs takes the first match).
     const clone = this.drives[i].includes('clone') && i > 0;
-    return { '/': root, '/boot': clone ? '/dev/sda2' : `${this.dev(i)}2` };
+    return { '/': root, '/boot': clone ? `${this.dev(i - 1)}2` : `${this.dev(i)}2` };
   }
   async pvs(): Promise<string[]> {
     return [];
@@ -148,13 +150,29 @@ describe('appliance pool scheduling', () => {
     expect(FakeAppliance.all.slice(1).every((a) => a.drives.length === 1)).toBe(true);
   });
 
+  it('moves fstab device names (/dev/sda2 = the image’s own disk) onto the drive instead of relaunching', async () => {
+    const pool = makePool();
+    const mps = (p: string) => pool.run([{ path: p }], async (l) => l.mountpoints((await l.roots())[0]));
+    const [first, second] = await Promise.all([mps('os-devname-1'), mps('os-devname-2')]);
+    expect(first).toEqual({ '/': '/dev/sda1', '/boot': '/dev/sda2' });
+    expect(second).toEqual({ '/': '/dev/sdb1', '/boot': '/dev/sdb2' });
+    expect(FakeAppliance.all).toHaveLength(1);
+  });
+
   it('inspects a clone alone when its fstab resolves into another drive', async () => {
     const pool = makePool();
-    const [first, clone] = await Promise.all([rootsOf(pool, 'os-clone-1'), rootsOf(pool, 'os-clone-2')]);
-    expect(first.roots).toEqual(['/dev/sda1']);
+    const [, first, clone] = await Promise.all([
+      rootsOf(pool, 'os-a'),
+      rootsOf(pool, 'os-clone-1'),
+      rootsOf(pool, 'os-clone-2'),
+    ]);
+    expect(first.roots).toEqual(['/dev/sdb1']);
     // Re-run in an appliance of its own: alone it is /dev/sda again.
     expect(clone).toEqual({ devices: ['/dev/sda'], roots: ['/dev/sda1'] });
-    expect(FakeAppliance.all.map((a) => a.drives)).toEqual([['os-clone-1', 'os-clone-2'], ['os-clone-2']]);
+    expect(FakeAppliance.all.map((a) => a.drives)).toEqual([
+      ['os-a', 'os-clone-1', 'os-clone-2'],
+      ['os-clone-2'],
+    ]);
   });
 });
 

@@ -105,23 +105,48 @@ async function filesystemsOf(
   alias: (d: string) => string,
 ): Promise<FilesystemInfo[]> {
   const devices = await g.inspectGetFilesystems(root);
+  // blkid gives type, UUID and label in one call (three vfs_* calls otherwise).
   const facts = await Promise.all(
     devices.map((d) =>
       Promise.all([
-        g.vfsType(d).catch(() => 'unknown'),
-        g.vfsUuid(d).catch(() => ''),
-        g.vfsLabel(d).catch(() => ''),
+        d.startsWith('btrfsvol:')
+          ? Promise.resolve({ TYPE: 'btrfs' } as Record<string, string>)
+          : g.blkid(d).catch(() => ({}) as Record<string, string>),
         g.blockdevGetsize64(sizeDevice(d)).catch(() => 0),
       ]),
     ),
   );
   return devices.map((d, i) => ({
     device: alias(d),
-    type: facts[i][0],
-    uuid: facts[i][1],
-    label: facts[i][2],
-    size_bytes: facts[i][3],
+    type: facts[i][0].TYPE ?? 'unknown',
+    uuid: facts[i][0].UUID ?? '',
+    label: facts[i][0].LABEL ?? '',
+    size_bytes: facts[i][1],
   }));
+}
+
+/**
+ * Mounts read-only by mountpoint depth (/ before /boot), runs fn, unmounts everything, also on
+ * failure. A mountpoint other than / that does not mount is skipped, as libguestfs tools do.
+ */
+export async function withMounts<T>(
+  g: Guestfs,
+  mountpoints: Record<string, string>,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const order = Object.entries(mountpoints).sort(([a], [b]) => a.length - b.length || a.localeCompare(b));
+  try {
+    for (const [mp, dev] of order) {
+      try {
+        await g.mountRo(dev, mp);
+      } catch (err) {
+        if (mp === '/') throw err;
+      }
+    }
+    return await fn();
+  } finally {
+    await g.umountAll().catch(() => undefined);
+  }
 }
 
 function isLease(t: ApplianceLease | Guestfs): t is ApplianceLease {
@@ -163,7 +188,7 @@ export async function collectReport(
   progress('os_detection', 40, `Reading operating system facts of ${alias(root)}`);
   const [allOs, mountpoints, filesystems] = await Promise.all([
     Promise.all(siblings.map((r) => osInfo(g, r, alias))),
-    g.inspectGetMountpoints(root),
+    lease ? lease.mountpoints(root) : g.inspectGetMountpoints(root),
     filesystemsOf(g, root, alias),
   ]);
   const os = allOs[siblings.indexOf(root)];
@@ -190,7 +215,7 @@ export async function collectReport(
     generated_at: '',
   };
 
-  await g.withMountedRoot(root, async () => {
+  await withMounts(g, mountpoints, async () => {
     check();
     // /etc in one call; sections read it through `v` (other paths still go to the appliance).
     const v = snapshotView(g, await snapshotDir(g, '/etc'));

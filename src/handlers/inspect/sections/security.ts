@@ -71,7 +71,7 @@ export async function collectSecurity(g: Guestfs, ctx: SecurityContext): Promise
       '/etc/ssh/sshd_config',
       ...includes,
     ]),
-    existing(g, [...IPTABLES_RULES, '/etc/nftables.conf', '/etc/sysconfig/nftables.conf', '/usr/sbin/sshd']),
+    existing(g, [...IPTABLES_RULES, '/etc/nftables.conf', '/etc/sysconfig/nftables.conf']),
     apparmorD.length ? g.lstatnslist('/etc/apparmor.d', apparmorD).catch(() => []) : Promise.resolve([]),
   ]);
   const on = (unit: string) => ctx.enabledUnits.has(unit);
@@ -134,7 +134,7 @@ export async function collectSecurity(g: Guestfs, ctx: SecurityContext): Promise
       },
     },
     ssh: {
-      installed: sshdMain !== null || has('openssh-server') || present.has('/usr/sbin/sshd'),
+      installed: sshdMain !== null || has('openssh-server') || has('openssh-server-sysvinit'),
       permit_root_login: sshd.get('permitrootlogin') ?? null,
       password_authentication: sshd.get('passwordauthentication') ?? null,
       port: port !== undefined && /^\d+$/.test(port) ? Number(port) : null,

@@ -2,7 +2,7 @@
 // configuration), cloud-init and hypervisor guest tools.
 import type { Guestfs } from '../../../../lib/guestfs.js';
 import type { CloudInitInfo, DatabaseInfo, KernelsInfo, PackageInfo, VmToolsInfo } from '../report.js';
-import { listDirs, meaningfulLines, parseIni, readFiles } from '../guest.js';
+import { listDir, listDirs, meaningfulLines, parseIni, readFiles } from '../guest.js';
 
 export function compareVersions(a: string, b: string): number {
   const pa = a.split(/[.-]/);
@@ -19,11 +19,16 @@ export function compareVersions(a: string, b: string): number {
 }
 
 export async function collectKernels(g: Guestfs): Promise<KernelsInfo> {
-  const dirs = await listDirs(g, ['/boot', '/lib/modules', '/usr/lib/modules', '/boot/loader/entries']);
-  const fromBoot = (dirs.get('/boot') ?? []).filter((n) => n.startsWith('vmlinuz-')).map((n) => n.slice(8));
-  const fromModules = [...(dirs.get('/lib/modules') ?? []), ...(dirs.get('/usr/lib/modules') ?? [])];
-  const installed = [...new Set([...fromBoot, ...fromModules])].sort(compareVersions);
-  const text = await readFiles(g, ['/boot/grub/grub.cfg', '/boot/grub2/grub.cfg', '/boot/grub2/grubenv']);
+  // /lib/modules is /usr/lib/modules on merged-/usr guests: one listing, the other only if needed.
+  const [boot, libModules] = await Promise.all([listDir(g, '/boot'), listDir(g, '/lib/modules')]);
+  const usrModules = libModules.length ? [] : await listDir(g, '/usr/lib/modules');
+  const fromBoot = boot.filter((n) => n.startsWith('vmlinuz-')).map((n) => n.slice(8));
+  const installed = [...new Set([...fromBoot, ...libModules, ...usrModules])].sort(compareVersions);
+  const grubFiles = [
+    ...(boot.includes('grub') ? ['/boot/grub/grub.cfg'] : []),
+    ...(boot.includes('grub2') ? ['/boot/grub2/grub.cfg', '/boot/grub2/grubenv'] : []),
+  ];
+  const text = await readFiles(g, grubFiles);
   let def: string | null = null;
   for (const cfg of ['/boot/grub/grub.cfg', '/boot/grub2/grub.cfg']) {
     const m = /^\s*linux(?:16|efi)?\s+\S*vmlinuz-(\S+)/m.exec(text.get(cfg) ?? '');

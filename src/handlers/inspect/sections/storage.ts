@@ -18,32 +18,36 @@ export async function collectStorage(
   fstab: string | null,
 ): Promise<StorageInfo> {
   const mine = (dev: string) => disks.includes(diskOfDevice(dev));
-  const [allParts, tables, allPvs, allVgs, allLvs] = await Promise.all([
+  const [allParts, tables, allPvs] = await Promise.all([
     g.listPartitions().catch(() => [] as string[]),
     Promise.all(disks.map((d) => g.partList(d).catch(() => []))),
     g.pvs().catch(() => [] as string[]),
-    g.vgs().catch(() => [] as string[]),
-    g.lvs().catch(() => [] as string[]),
   ]);
   const parts = allParts.filter(mine);
-  const [types, numbers] = await Promise.all([
-    Promise.all(parts.map((p) => g.vfsType(p).catch(() => ''))),
-    Promise.all(parts.map((p) => g.partToPartnum(p).catch(() => 0))),
-  ]);
-  const partitions: PartitionInfo[] = parts.map((device, i) => {
+  // vfs_type of our partitions only: list_filesystems would probe every device of the appliance.
+  const types = await Promise.all(parts.map((p) => g.vfsType(p).catch(() => '')));
+  const fsTypes = Object.fromEntries(parts.map((p, i) => [p, types[i]]));
+  const partitions: PartitionInfo[] = parts.map((device) => {
     const disk = disks.indexOf(diskOfDevice(device));
-    const entry = (tables[disk] ?? []).find((e) => e.part_num === numbers[i]);
+    const number = Number(/(\d+)$/.exec(device)?.[1] ?? 0);
+    const entry = (tables[disk] ?? []).find((e) => e.part_num === number);
     return {
       device,
-      number: numbers[i],
+      number,
       start_bytes: entry?.part_start ?? 0,
       size_bytes: entry?.part_size ?? 0,
-      filesystem: types[i] || 'unknown',
+      filesystem: fsTypes[device] || 'unknown',
     };
   });
   const pvs = allPvs.filter(mine);
+  if (pvs.length === 0) return { partitions, lvm: { pvs: [], vgs: [], lvs: [] }, fstab: parseFstab(fstab) };
   // A VG belongs to this image when one of its PVs is on its disks.
-  const pvUuids = new Set(await Promise.all(pvs.map((p) => g.pvuuid(p).catch(() => ''))));
+  const [allVgs, allLvs, pvUuidList] = await Promise.all([
+    g.vgs().catch(() => [] as string[]),
+    g.lvs().catch(() => [] as string[]),
+    Promise.all(pvs.map((p) => g.pvuuid(p).catch(() => ''))),
+  ]);
+  const pvUuids = new Set(pvUuidList);
   const vgPvs = await Promise.all(allVgs.map((vg) => g.vgpvuuids(vg).catch(() => [] as string[])));
   const vgs = allVgs.filter((_, i) => vgPvs[i].some((u) => pvUuids.has(u)));
   const lvs = allLvs.filter((lv) => vgs.includes(lv.split('/')[2] ?? ''));
