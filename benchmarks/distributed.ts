@@ -21,7 +21,7 @@ const { values: args } = parseArgs({
   options: {
     jobs: { type: 'string', default: '2000' },
     runs: { type: 'string', default: '3' },
-    concurrency: { type: 'string', default: '8' },
+    concurrency: { type: 'string', default: '32' },
     child: { type: 'string' },
     redis: { type: 'string' },
     prefix: { type: 'string' },
@@ -287,29 +287,37 @@ async function main(): Promise<void> {
       ['guestkit', 2],
       ['bare', 2],
     ];
-    const results: Run[] = [];
-    for (const [system, processes] of plan) {
-      const runs: Run[] = [];
-      for (let i = 0; i < RUNS; i++) {
-        runs.push(
+    // Rounds interleave the four set-ups, so each round's ratios share the machine's load of the
+    // moment (it is shared and drifts); ratios are the median of the per-round ratios.
+    const rounds: Run[][] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const round: Run[] = [];
+      for (const [system, processes] of plan) {
+        round.push(
           system === 'bare' ? await runBare(redis.url, processes) : await runOurs(redis.url, processes),
         );
       }
-      const m = median(runs);
-      results.push(m);
+      rounds.push(round);
       console.log(
-        `${system.padEnd(8)} × ${processes} process(es): ${Math.round(m.jobsPerSecond)} jobs/s ` +
-          `(submissions ${Math.round(m.submitPerSecond)}/s; consumer CPU ${Math.round(m.consumerCpuUs)} µs/job; runs ${runs.map((r) => Math.round(r.jobsPerSecond)).join(', ')})`,
+        `round ${i + 1}: ${round.map((r) => `${r.system}×${r.processes} ${Math.round(r.jobsPerSecond)}/s`).join(', ')}`,
       );
     }
-    const get = (s: Run['system'], p: number) =>
-      (results.find((r) => r.system === s && r.processes === p) as Run).jobsPerSecond;
-    const vsBare = get('guestkit', 1) / get('bare', 1);
-    const scaling = get('guestkit', 2) / get('guestkit', 1);
-    const bareScaling = get('bare', 2) / get('bare', 1);
+    const results = plan.map((_, k) => median(rounds.map((round) => round[k])));
+    for (const [k, m] of results.entries()) {
+      console.log(
+        `${m.system.padEnd(8)} × ${m.processes} process(es): ${Math.round(m.jobsPerSecond)} jobs/s ` +
+          `(submissions ${Math.round(m.submitPerSecond)}/s; consumer CPU ${Math.round(m.consumerCpuUs)} µs/job; ` +
+          `runs ${rounds.map((round) => Math.round(round[k].jobsPerSecond)).join(', ')})`,
+      );
+    }
+    const mid = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    const vsBare = mid(rounds.map((r) => r[1].jobsPerSecond / r[0].jobsPerSecond));
+    const scaling = mid(rounds.map((r) => r[2].jobsPerSecond / r[1].jobsPerSecond));
+    const bareScaling = mid(rounds.map((r) => r[3].jobsPerSecond / r[0].jobsPerSecond));
+    const cpuRatio = results[1].consumerCpuUs / results[0].consumerCpuUs;
     console.log(
       `guestkit/bare (1 process): ${r2(vsBare)}× (goal ≥ 0.7); 2 vs 1 worker processes: ${r2(scaling)}× ` +
-        `(goal ≥ 1.6; bare BullMQ scales ${r2(bareScaling)}× on this machine)`,
+        `(goal ≥ 1.6; bare BullMQ scales ${r2(bareScaling)}× on this machine); consumer CPU per job ${r2(cpuRatio)}× bare's`,
     );
     const env = {
       node: process.version,
@@ -343,6 +351,8 @@ async function main(): Promise<void> {
           scaling_2_vs_1: r2(scaling),
           goal_scaling_2_vs_1: 1.6,
           bare_bullmq_scaling_2_vs_1: r2(bareScaling),
+          consumer_cpu_per_job_vs_bare: r2(cpuRatio),
+          rounds: rounds.map((round) => round.map((r) => Math.round(r.jobsPerSecond))),
         },
         null,
         2,
@@ -362,14 +372,16 @@ async function main(): Promise<void> {
         'atomic create in Redis, BullMQ add) and worker processes run them (fenced status machine, progress',
         'events, result in Redis). Anchor, same run and same redis-server: bare BullMQ `Queue.add` and a',
         `no-op \`Worker\`. ${JOBS} jobs per run, 32 submissions in flight, concurrency ${CONCURRENCY} per`,
-        `process, median of ${RUNS} runs; consumers are idle and ready before the clock starts.`,
+        `process, ${RUNS} rounds; consumers are idle and ready before the clock starts.`,
         '',
         '| system | worker processes | jobs/s | submissions/s | consumer CPU µs/job |',
         '|---|---|---|---|---|',
         ...rows,
         '',
         `guestkit vs bare BullMQ (1 process): **${r2(vsBare)}×** (goal ≥ 0.7). 2 vs 1 worker processes:`,
-        `**${r2(scaling)}×** (goal ≥ 1.6); bare BullMQ itself scales ${r2(bareScaling)}× here.`,
+        `**${r2(scaling)}×** (goal ≥ 1.6); bare BullMQ itself scales ${r2(bareScaling)}× here. Ratios are`,
+        'medians of per-round ratios (each round runs the four set-ups back to back). Consumer CPU per job:',
+        `${r2(cpuRatio)}× bare BullMQ's (the load-independent cost of the five fenced status/event writes).`,
         '',
         `Node ${env.node}, ${env.cpus} × ${env.cpuModel}, load ${env.loadavg.join(' ')} (shared machine: the`,
         'benchmark process, the worker processes and redis-server all share these cores), ' + `${env.date}.`,

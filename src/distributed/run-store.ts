@@ -42,16 +42,33 @@ export class RunStore implements JobStore {
   create = (job: NewJob) => this.inner.create(job);
   prime(job: JobRecord): void {
     this.primed = job;
+    this.firstRead = job;
   }
+
+  private firstRead: JobRecord | undefined;
 
   get = async (jobId: string): Promise<JobRecord | undefined> => {
     const primed = this.primed;
     this.primed = undefined;
     return primed?.job_id === jobId ? primed : this.inner.get(jobId);
   };
-  appendEvent = (event: ProgressEvent) => this.inner.appendEvent(event);
+  /**
+   * Sent at once, not awaited: commands on one connection run in order in Redis, so the event
+   * still lands before the run's final status and before the relayed notification of it, and the
+   * run does not wait a round trip per progress call. A failed write is only logged (as before).
+   */
+  appendEvent = (event: ProgressEvent): Promise<void> => {
+    this.inner.appendEvent(event).catch((err: unknown) => this.onEventError?.(err));
+    return Promise.resolve();
+  };
+
+  onEventError: ((err: unknown) => void) | undefined;
   events = (jobId: string, after?: number) => this.inner.events(jobId, after);
-  lastSequence = (jobId: string) => this.inner.lastSequence(jobId);
+  /** A job that never started has no events (they are only written while running). */
+  lastSequence = (jobId: string): Promise<number> =>
+    this.firstRead?.job_id === jobId && this.firstRead.started_at === null
+      ? Promise.resolve(-1)
+      : this.inner.lastSequence(jobId);
   result = (jobId: string) => this.inner.result(jobId);
   history = (jobId: string) => this.inner.history(jobId);
   list = (query: ListQuery) => this.inner.list(query);

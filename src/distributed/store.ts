@@ -142,7 +142,8 @@ export class RedisJobStore implements JobStore {
     }
   }
 
-  async create(job: NewJob): Promise<CreateOutcome> {
+  /** `pool`: the queue the job goes to (kept so a worker can re-queue orphans of its pool only). */
+  async create(job: NewJob, pool = ''): Promise<CreateOutcome> {
     const e = job.execution;
     const fields = [
       'job_id', job.job_id,
@@ -154,6 +155,7 @@ export class RedisJobStore implements JobStore {
       'submitted_at', job.submitted_at,
       'source', job.source,
       'idem', e.idempotency_key ?? '',
+      'pool', pool,
     ]; // prettier-ignore
     const [kind, pairs] = (await this.run('create', [
       this.p,
@@ -296,6 +298,19 @@ export class RedisJobStore implements JobStore {
     const h = await this.redis.hgetall(`${this.p}counts`);
     const out = {} as Record<JobStatus, number>;
     for (const s of ALL_STATUSES) out[s] = Math.max(0, Number(h[s] ?? 0));
+    return out;
+  }
+
+  /** Pending jobs queued to `pool`: [job_id, protocol priority]. */
+  async pendingInPool(pool: string): Promise<[string, number][]> {
+    const ids = await this.redis.zrange(`${this.p}st:pending`, 0, -1);
+    const pipe = this.redis.pipeline();
+    for (const id of ids) pipe.hmget(`${this.p}job:${id}`, 'pool', 'priority');
+    const out: [string, number][] = [];
+    ((await pipe.exec()) ?? []).forEach(([err, v], i) => {
+      const [p, priority] = v as [string | null, string | null];
+      if (!err && p === pool) out.push([ids[i], Number(priority)]);
+    });
     return out;
   }
 

@@ -208,6 +208,7 @@ export class RedisWorker extends EventEmitter<WorkerEvents> implements Worker {
       if (recovered.length)
         this.logger.warn({ jobs: recovered.length }, 're-queued jobs this worker id left');
       await this.heartbeat();
+      await this.requeueOrphans();
       this.bullConnection = redisClient(this.config.redisUrl, `guestkit-bull-${this.id}`);
       this.bullConnection.on('error', () => undefined); // reported by the BullMQ worker's own error event
       this.bull = new BullWorker<QueueData>(
@@ -372,6 +373,8 @@ export class RedisWorker extends EventEmitter<WorkerEvents> implements Worker {
     }
     let current = rec;
     const runStore = new RunStore(this.store, this.id, rec.attempt);
+    runStore.onEventError = (err) =>
+      this.logger.warn({ err, job_id: jobId }, 'could not store a progress event');
     const executor = this.executorFor(runStore);
     if (rec.status === 'assigned' || rec.status === 'running') {
       // Its worker stopped holding the lock (killed, or cut off from Redis): this is a new attempt.
@@ -408,6 +411,35 @@ export class RedisWorker extends EventEmitter<WorkerEvents> implements Worker {
     if (outcome.kind === 'requeued') {
       const at = outcome.reason === 'retry' ? (outcome.job.not_before ?? Date.now()) : Date.now();
       return this.release(bullJob, token, at);
+    }
+    if (outcome.kind === 'skipped') {
+      // Skipped because Redis failed mid-run (not because someone else moved it): keep the queue
+      // entry, so the job is not stranded without one; the next delivery takes it over.
+      const after = await this.store.get(jobId);
+      const ours = after?.worker_id === this.id && after.attempt === run.attempt;
+      if (after && !isTerminal(after.status) && (after.status === 'pending' || ours)) {
+        return this.release(bullJob, token, Date.now() + this.tuning.releaseDelayMs);
+      }
+    }
+  }
+
+  /**
+   * Pending jobs of this pool get their queue entry (again): an API node that died between storing
+   * a job and queueing it leaves no orphan. Adding an existing BullMQ job id is a no-op.
+   */
+  private async requeueOrphans(): Promise<void> {
+    const queue = this.queue(this.config.pool);
+    for (const [jobId, priority] of await this.store.pendingInPool(this.config.pool)) {
+      await queue.add(
+        'job',
+        { job_id: jobId },
+        {
+          jobId: bullJobId(jobId),
+          priority: bullPriority(priority),
+          removeOnComplete: true,
+          removeOnFail: true,
+        },
+      );
     }
   }
 
@@ -486,17 +518,20 @@ export class RedisWorker extends EventEmitter<WorkerEvents> implements Worker {
     for (const w of warnings) this.logger.warn({ job_id: envelope.job_id }, w);
 
     const now = Date.now();
-    const outcome = await this.store.create({
-      job_id: envelope.job_id,
-      operation: envelope.operation,
-      payload_type: envelope.payload.type,
-      attempt: execution.attempt,
-      execution,
-      submitted_at: now,
-      envelope,
-      source: options.source ?? 'library',
-      document: canonicalJson(envelope),
-    });
+    const outcome = await this.store.create(
+      {
+        job_id: envelope.job_id,
+        operation: envelope.operation,
+        payload_type: envelope.payload.type,
+        attempt: execution.attempt,
+        execution,
+        submitted_at: now,
+        envelope,
+        source: options.source ?? 'library',
+        document: canonicalJson(envelope),
+      },
+      pool,
+    );
     const job = outcome.job;
     switch (outcome.kind) {
       case 'created': {
