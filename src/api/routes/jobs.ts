@@ -45,7 +45,9 @@ export function jobRoutes(
     },
     async (req, reply) => {
       if (req.body === undefined || req.body === null) {
-        throw new ValidationError('Request body is empty: send the job envelope as JSON (or YAML)');
+        throw new ValidationError(
+          'Request body is empty or null: send the job envelope, a JSON (or YAML) object',
+        );
       }
       const r = await worker.submit(req.body, { source: 'http', origin: req.ip });
       if (r.created) {
