@@ -7,6 +7,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { resolveConfig, type WorkerConfigInput } from '../../src/config.js';
 import { Membership } from '../../src/distributed/members.js';
+import { RedisJobStore } from '../../src/distributed/store.js';
+import { canonicalJson } from '../../src/protocol/parse.js';
+import { validateEnvelope } from '../../src/protocol/validate.js';
 import { createRedisWorker, type RedisWorker } from '../../src/distributed/worker.js';
 import { systemEchoHandler, testEchoHandler } from '../../src/handlers/index.js';
 import { HandlerRegistry } from '../../src/handlers/registry.js';
@@ -205,6 +208,32 @@ describe.skipIf(!url)('RedisWorker (api and worker nodes in one process)', () =>
         code: 'VALIDATION_ERROR',
       },
     );
+  });
+
+  it('a starting worker queues pending jobs an API node stored but never queued', async () => {
+    const api = nodes[0];
+    const { envelope, execution } = validateEnvelope(job('job-orphan-0001'));
+    const store = new RedisJobStore({ redis: url as string, prefix, eventsPerJob: 10 });
+    const created = await store.create(
+      {
+        job_id: envelope.job_id,
+        operation: envelope.operation,
+        payload_type: envelope.payload.type,
+        attempt: 1,
+        execution,
+        submitted_at: Date.now(),
+        envelope,
+        source: 'library',
+        document: canonicalJson(envelope),
+      },
+      'default',
+    );
+    await store.close();
+    expect(created.kind).toBe('created');
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await api.get('job-orphan-0001'))?.status).toBe('pending');
+    await node('worker', 'worker-late');
+    expect((await api.waitFor('job-orphan-0001')).status).toBe('completed');
   });
 
   it('forgets a worker whose heartbeat key expired', async () => {
