@@ -167,7 +167,12 @@ function ResultView({ job, result }: { job: JobStatusDoc; result: ResultDoc }) {
           </a>
         </p>
       )}
-      <details open={!REPORT_OPERATIONS.has(job.operation) && job.operation !== 'guestkit.compare'}>
+      <details
+        open={
+          job.status !== 'completed' ||
+          (!REPORT_OPERATIONS.has(job.operation) && job.operation !== 'guestkit.compare')
+        }
+      >
         <summary>Result document (JSON)</summary>
         <pre class="json" tabIndex={0} aria-label="Result document">
           {JSON.stringify(result, null, 2)}

@@ -30,16 +30,24 @@ export function JobsPage() {
   if (operation) query.set('operation', operation);
   const path = `/api/v1/jobs?${query}`;
 
+  // Always the list for the filters shown now: a refetch scheduled before a filter change, or a
+  // response overtaken by a newer request, must not replace the newer list.
+  const current = useRef(path);
+  current.current = path;
   const load = useCallback(() => {
-    api<ListPage>(path).then(
+    const want = current.current;
+    api<ListPage>(want).then(
       (p) => {
+        if (current.current !== want) return;
         setPage(p);
         setError(undefined);
       },
-      (e: ApiFailure) => setError(e),
+      (e: ApiFailure) => {
+        if (current.current === want) setError(e);
+      },
     );
-  }, [path]);
-  useEffect(load, [load]);
+  }, []);
+  useEffect(load, [path, load]);
 
   // New jobs and filter changes need the server's list; a burst of events costs one refetch.
   const timer = useRef<ReturnType<typeof setTimeout>>(undefined);
@@ -68,8 +76,11 @@ export function JobsPage() {
 
   const loadMore = () => {
     if (!page?.next_cursor) return;
+    const want = path;
     api<ListPage>(`${path}&cursor=${encodeURIComponent(page.next_cursor)}`).then(
-      (next) => setPage((p) => p && { ...next, jobs: [...p.jobs, ...next.jobs] }),
+      (next) => {
+        if (current.current === want) setPage((p) => p && { ...next, jobs: [...p.jobs, ...next.jobs] });
+      },
       (e: ApiFailure) => setError(e),
     );
   };
