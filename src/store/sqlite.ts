@@ -478,18 +478,26 @@ export class SqliteStore implements JobStore {
   }
 
   async purgeTerminal(olderThan: number): Promise<number> {
-    const ids = this.stmts.expired.all(olderThan).map((r) => r.job_id);
-    if (ids.length === 0) return 0;
-    await this.write(() => {
-      for (const id of ids) {
-        this.sql('DELETE FROM events WHERE job_id = ?').run(id);
-        this.sql('DELETE FROM results WHERE job_id = ?').run(id);
-        this.sql('DELETE FROM status_history WHERE job_id = ?').run(id);
-        this.sql('DELETE FROM idempotency_keys WHERE job_id = ?').run(id);
-        this.sql('DELETE FROM jobs WHERE job_id = ?').run(id);
-      }
-    });
-    return ids.length;
+    // Batches of 1000 until none is left: one batch per sweep fell behind any steady rate above
+    // 1000 jobs per sweep interval, and the file grew without bound. Each batch is its own
+    // commit, with a turn of the event loop in between, so requests are served meanwhile.
+    let total = 0;
+    for (;;) {
+      const ids = this.stmts.expired.all(olderThan).map((r) => r.job_id);
+      if (ids.length === 0) return total;
+      await this.write(() => {
+        for (const id of ids) {
+          this.sql('DELETE FROM events WHERE job_id = ?').run(id);
+          this.sql('DELETE FROM results WHERE job_id = ?').run(id);
+          this.sql('DELETE FROM status_history WHERE job_id = ?').run(id);
+          this.sql('DELETE FROM idempotency_keys WHERE job_id = ?').run(id);
+          this.sql('DELETE FROM jobs WHERE job_id = ?').run(id);
+        }
+      });
+      total += ids.length;
+      if (ids.length < 1000) return total;
+      await new Promise((r) => setImmediate(r));
+    }
   }
 
   async ping(): Promise<void> {
