@@ -2,6 +2,10 @@
 // when the tab closes), every call sends it, and a 401 tells the app to ask for it.
 // Server-Sent Events are read with fetch + ReadableStream because EventSource cannot send headers.
 
+import { parseSseBlock, type SseMessage } from './sse.js';
+
+export type { SseMessage } from './sse.js';
+
 const TOKEN_KEY = 'guestkit-worker.api-token';
 export const UNAUTHORIZED_EVENT = 'guestkit:unauthorized';
 
@@ -71,29 +75,6 @@ export async function api<T>(
   }
   if (!res.ok) throw await failure(res);
   return (await res.json()) as T;
-}
-
-export interface SseMessage {
-  event: string;
-  data: string;
-  id?: string;
-}
-
-/** Splits an SSE byte stream into messages (comments and keep-alives are skipped). */
-export function parseSseBlock(block: string): SseMessage | undefined {
-  let event = 'message';
-  let id: string | undefined;
-  const data: string[] = [];
-  for (const line of block.split('\n')) {
-    if (line === '' || line.startsWith(':')) continue;
-    const i = line.indexOf(':');
-    const field = i < 0 ? line : line.slice(0, i);
-    const value = i < 0 ? '' : line.slice(i + 1).replace(/^ /, '');
-    if (field === 'event') event = value;
-    else if (field === 'data') data.push(value);
-    else if (field === 'id') id = value;
-  }
-  return data.length ? { event, data: data.join('\n'), id } : undefined;
 }
 
 /**

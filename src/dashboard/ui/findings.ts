@@ -1,7 +1,6 @@
 // Quick security findings derived from an inspection report's facts, so the report page can
 // colour what matters. guestkit.profile runs the full rule set; these mirror its main checks.
-import type { Severity } from './components/common.js';
-import type { Finding, InspectReport } from './report-types.js';
+import type { Finding, InspectReport, Severity } from './report-types.js';
 
 const RHEL_FAMILY = /^(rhel|centos|rocky|almalinux|fedora|oraclelinux|redhat-based)$/;
 const APPARMOR_FAMILY = /^(debian|ubuntu|linuxmint|opensuse|sles)$/;

@@ -1,6 +1,8 @@
 // The parts of the inspection, profile and comparison reports the dashboard shows
 // (see src/handlers/inspect/report.ts, profile/types.ts, compare/types.ts for the full shapes).
-import type { Severity } from './components/common.js';
+
+export type Severity = 'critical' | 'high' | 'medium' | 'low' | 'info';
+export const SEVERITY_ORDER: Severity[] = ['critical', 'high', 'medium', 'low', 'info'];
 
 export interface OsInfo {
   type: string;

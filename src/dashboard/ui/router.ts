@@ -1,36 +1,9 @@
 // Hash routes (#/jobs/<id>): the server only ever serves `/`, and links work without it knowing
 // the page structure.
 import { useEffect, useState } from 'preact/hooks';
+import { parseRoute, type Route } from './routes.js';
 
-export type Route =
-  | { page: 'jobs' }
-  | { page: 'job'; id: string }
-  | { page: 'report'; id: string }
-  | { page: 'compare'; id: string }
-  | { page: 'workers' }
-  | { page: 'submit' }
-  | { page: 'missing'; path: string };
-
-export function parseRoute(hash: string): Route {
-  const path = hash.replace(/^#/, '') || '/';
-  const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
-  if (parts.length === 0 || (parts.length === 1 && parts[0] === 'jobs')) return { page: 'jobs' };
-  if (parts[0] === 'jobs' && parts.length === 2) return { page: 'job', id: parts[1] };
-  if (parts[0] === 'jobs' && parts.length === 3 && (parts[2] === 'report' || parts[2] === 'compare')) {
-    return { page: parts[2], id: parts[1] };
-  }
-  if (parts.length === 1 && (parts[0] === 'workers' || parts[0] === 'submit')) return { page: parts[0] };
-  return { page: 'missing', path };
-}
-
-export const href = {
-  jobs: () => '#/jobs',
-  job: (id: string) => `#/jobs/${encodeURIComponent(id)}`,
-  report: (id: string) => `#/jobs/${encodeURIComponent(id)}/report`,
-  compare: (id: string) => `#/jobs/${encodeURIComponent(id)}/compare`,
-  workers: () => '#/workers',
-  submit: () => '#/submit',
-};
+export { href, parseRoute, type Route } from './routes.js';
 
 export function useRoute(): Route {
   const [route, setRoute] = useState(() => parseRoute(location.hash));

@@ -1,6 +1,7 @@
 // Small shared pieces: status badge, progress bar, error box, table wrapper, severity badge.
 import type { ComponentChildren } from 'preact';
 import type { ApiFailure } from '../api.js';
+import type { Severity } from '../report-types.js';
 import type { JobStatus } from '../types.js';
 
 export function StatusBadge({ status }: { status: JobStatus }) {
@@ -56,8 +57,7 @@ export function TableWrap({ label, children }: { label: string; children: Compon
   );
 }
 
-export type Severity = 'critical' | 'high' | 'medium' | 'low' | 'info';
-export const SEVERITY_ORDER: Severity[] = ['critical', 'high', 'medium', 'low', 'info'];
+export { SEVERITY_ORDER, type Severity } from '../report-types.js';
 
 export function SeverityBadge({ severity }: { severity: Severity }) {
   return <span class={`badge sev-${severity}`}>{severity}</span>;
