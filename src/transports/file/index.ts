@@ -11,7 +11,8 @@
 // jobs dir is submitted again: the store recognises the same document, so a finished job is only
 // acknowledged (result rewritten identically, file moved) and an unfinished one runs to its end.
 import { watch, type FSWatcher } from 'chokidar';
-import { mkdir, readdir, readFile, rename, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { mkdir, open, readdir, rename, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Logger } from '../../logger.js';
 import { WorkerError } from '../../protocol/errors.js';
@@ -200,14 +201,38 @@ export class FileTransport {
     await this.acquire();
     try {
       if (unstable) throw unstable;
-      const st = await stat(path);
-      if (st.size > this.maxFileBytes) {
-        throw new WorkerError(
-          'VALIDATION_ERROR',
-          `Job file is ${st.size} bytes; the limit is ${this.maxFileBytes}`,
-        );
+      // Only a plain file is read: a symlink would let whoever writes the jobs dir read any file
+      // the worker can (its first bytes come back in the parse error of failed/<name>.reason.txt),
+      // and a FIFO or /dev/zero would block a read slot or fill memory. O_NOFOLLOW closes the
+      // window between the check and the read; O_NONBLOCK keeps a FIFO from blocking the open.
+      const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(
+        (err: NodeJS.ErrnoException) => {
+          if (err.code !== 'ELOOP') throw err;
+          throw new WorkerError(
+            'VALIDATION_ERROR',
+            `Job file ${name} is a symlink; write job files as plain files`,
+          );
+        },
+      );
+      let text: string;
+      try {
+        const st = await fh.stat();
+        if (!st.isFile()) {
+          throw new WorkerError(
+            'VALIDATION_ERROR',
+            `Job file ${name} is not a regular file (a FIFO or device)`,
+          );
+        }
+        if (st.size > this.maxFileBytes) {
+          throw new WorkerError(
+            'VALIDATION_ERROR',
+            `Job file is ${st.size} bytes; the limit is ${this.maxFileBytes}`,
+          );
+        }
+        text = await fh.readFile('utf8');
+      } finally {
+        await fh.close();
       }
-      const text = await readFile(path, 'utf8');
       worker.reportTransport('transport:fetch', { transport: 'file' });
       const doc = parseJobText(text, formatForFile(name));
       const id = (doc as { job_id?: unknown } | null)?.job_id;
