@@ -93,4 +93,6 @@ export {
   type Capabilities,
 } from './cli/client.js';
 export { buildApi, startApi, type BuildApiOptions, type ServerHandle } from './api/index.js';
+export { dashboardPlugin, type DashboardOptions } from './dashboard/plugin.js';
+export type { DashboardStats } from './dashboard/live.js';
 export { createWorkerMetrics, startMetrics, METRIC_NAMES, type WorkerMetrics } from './metrics/index.js';
