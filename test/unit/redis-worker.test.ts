@@ -236,6 +236,28 @@ describe.skipIf(!url)('RedisWorker (api and worker nodes in one process)', () =>
     expect((await api.waitFor('job-orphan-0001')).status).toBe('completed');
   });
 
+  it('a worker stopped past its drain timeout hands its running job to another worker', async () => {
+    const api = nodes[0];
+    const leaving = await node('worker', 'worker-leaving', ['leaving-only']);
+    await api.submit(
+      job('job-drain-0001', { constraints: { required_features: ['leaving-only'] } }, { sleep_ms: 2500 }),
+    );
+    await until('running on the leaving worker', async () => {
+      const d = await api.get('job-drain-0001');
+      return d?.status === 'running' && d.worker_id === 'worker-leaving';
+    });
+    await leaving.stop({ drainTimeoutMs: 200 });
+    const back = await api.get('job-drain-0001');
+    expect(back).toMatchObject({ status: 'pending', attempt: 2 });
+    // Only the leaving worker had the feature: a new one with it picks the job up.
+    await node('worker', 'worker-arriving', ['leaving-only']);
+    expect(await api.waitFor('job-drain-0001')).toMatchObject({
+      status: 'completed',
+      attempt: 2,
+      worker_id: 'worker-arriving',
+    });
+  });
+
   it('forgets a worker whose heartbeat key expired', async () => {
     const api = nodes[0];
     const { Redis } = await import('ioredis');
