@@ -323,6 +323,7 @@ export class AppliancePool {
   #launches = 0;
   #launchFailures = 0;
   #closed = false;
+  #pumpTimer: NodeJS.Timeout | undefined;
 
   constructor(options: AppliancePoolOptions = {}) {
     this.maxDrivesPerAppliance = Math.max(1, options.maxDrivesPerAppliance ?? 8);
@@ -438,6 +439,7 @@ export class AppliancePool {
   /** Rejects queued requests, kills every appliance and waits until each handle is closed. */
   async close(): Promise<void> {
     this.#closed = true;
+    clearTimeout(this.#pumpTimer);
     const closing: Promise<void>[] = [];
     for (const b of [...this.#batches]) {
       clearTimeout(b.timer);
@@ -803,14 +805,27 @@ export class AppliancePool {
     const g = b.guestfs;
     try {
       if (g) {
-        if (b.killed) g.kill();
+        // Read-only drives are throw-away overlays: nothing to sync, so no graceful shutdown to
+        // wait for and the slot frees sooner. A writable drive gets the orderly close.
+        if (b.killed || b.requests.every((r) => r.drives.every((d) => d.readonly))) g.kill();
         await g.close().catch(() => undefined);
       }
     } finally {
       this.#batches.delete(b);
       this.#log.debug({ batch: b.id }, 'appliance closed');
-      this.#pump();
+      this.#pumpSoon();
     }
+  }
+
+  /**
+   * A slot freed because jobs finished, and finished jobs let their worker start new ones that
+   * are still probing their images: wait one batch window so they join the next launch instead
+   * of needing a launch of their own.
+   */
+  #pumpSoon(): void {
+    if (![...this.#batches].some((b) => b.state === 'waiting')) return;
+    clearTimeout(this.#pumpTimer);
+    this.#pumpTimer = setTimeout(() => this.#pump(), this.batchWindowMs);
   }
 }
 

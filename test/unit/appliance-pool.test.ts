@@ -112,6 +112,17 @@ describe('appliance pool scheduling', () => {
     expect(FakeAppliance.all.map((a) => a.drives.length)).toEqual([2, 2, 1]);
   });
 
+  it('when a slot frees, waits one window so jobs started by the finished ones join the next launch', async () => {
+    const pool = makePool({ appliances: 1, windowMs: 20, launchMs: 30 });
+    const first = rootsOf(pool, 'os-1');
+    await sleep(30);
+    const second = rootsOf(pool, 'os-2'); // waits for the slot
+    await first;
+    const third = rootsOf(pool, 'os-3'); // what a worker starts when the first job ended
+    await Promise.all([second, third]);
+    expect(FakeAppliance.all.map((a) => a.drives)).toEqual([['os-1'], ['os-2', 'os-3']]);
+  });
+
   it('keeps groups apart and gives unshareable requests an appliance of their own', async () => {
     const pool = makePool();
     await Promise.all([
