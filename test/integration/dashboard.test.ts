@@ -63,6 +63,8 @@ beforeAll(async () => {
   execFileSync('flock', ['/tmp/guestkit-dashboard-build.lock', 'npm', 'run', '--silent', 'build:dashboard'], {
     cwd: ROOT,
     stdio: 'pipe',
+    // vitest sets NODE_ENV=test, which would make Vite emit a non-production bundle.
+    env: { ...process.env, NODE_ENV: 'production' },
   });
   for (const f of await getFixtures(['debian-like', 'debian-like-updated', 'rhel-like'])) fx[f.name] = f;
 
