@@ -14,5 +14,7 @@ if (!name || !entries.includes(name)) {
   process.exit(2);
 }
 const file = existsSync(`benchmarks/${name}.ts`) ? `benchmarks/${name}.ts` : `benchmarks/${name}/index.ts`;
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--expose-gc', file, ...rest], { stdio: 'inherit' });
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--expose-gc', file, ...rest], {
+  stdio: 'inherit',
+});
 process.exit(r.status ?? 1);
