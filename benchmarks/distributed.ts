@@ -138,6 +138,13 @@ async function stopConsumers(children: ChildProcess[]): Promise<number> {
   return cpu.reduce((a, b) => a + b, 0);
 }
 
+/** redis-server's own CPU time so far (µs, user + system), from INFO. */
+async function redisCpuUs(r: Redis): Promise<number> {
+  const info = await r.info('cpu');
+  const get = (k: string) => Number(new RegExp(`${k}:([\\d.]+)`).exec(info)?.[1] ?? 0);
+  return (get('used_cpu_user') + get('used_cpu_sys')) * 1e6;
+}
+
 /** Runs `fn` for indices 0..n-1 with `limit` in flight. */
 async function inFlight(n: number, limit: number, fn: (i: number) => Promise<unknown>): Promise<void> {
   let next = 0;
@@ -157,6 +164,8 @@ interface Run {
   submitPerSecond: number;
   /** Consumer CPU per job (all worker processes), µs. */
   consumerCpuUs: number;
+  /** redis-server CPU per job, µs. */
+  redisCpuUs: number;
 }
 
 async function runBare(url: string, processes: number): Promise<Run> {
@@ -173,6 +182,7 @@ async function runBare(url: string, processes: number): Promise<Run> {
       if (++completed === JOBS) resolve();
     }),
   );
+  const redis0 = await redisCpuUs(connection);
   const t0 = performance.now();
   await inFlight(JOBS, 32, (i) =>
     queue.add(
@@ -189,6 +199,7 @@ async function runBare(url: string, processes: number): Promise<Run> {
   const submitted = performance.now();
   await allDone;
   const seconds = (performance.now() - t0) / 1000;
+  const redisUs = (await redisCpuUs(connection)) - redis0;
   const cpuUs = await stopConsumers(consumers);
   await events.close();
   await queue.close();
@@ -200,6 +211,7 @@ async function runBare(url: string, processes: number): Promise<Run> {
     jobsPerSecond: JOBS / seconds,
     submitPerSecond: JOBS / ((submitted - t0) / 1000),
     consumerCpuUs: cpuUs / JOBS,
+    redisCpuUs: redisUs / JOBS,
   };
 }
 
@@ -217,11 +229,13 @@ async function runOurs(url: string, processes: number): Promise<Run> {
   const docs = Array.from({ length: JOBS }, (_, i) =>
     new JobBuilder('system.echo').payload('system.echo.v1', { i, text: 'benchmark' }).build(),
   );
+  const redis0 = await redisCpuUs(counter);
   const t0 = performance.now();
   await inFlight(JOBS, 32, (i) => apiNode.submit(docs[i]));
   const submitted = performance.now();
   while (Number(await counter.hget(`${prefix}counts`, 'completed')) < JOBS) await sleep(10);
   const seconds = (performance.now() - t0) / 1000;
+  const redisUs = (await redisCpuUs(counter)) - redis0;
   const counts = await apiNode.counts();
   if (counts.completed !== JOBS || counts.failed > 0)
     throw new Error(`unexpected counts ${JSON.stringify(counts)}`);
@@ -235,6 +249,7 @@ async function runOurs(url: string, processes: number): Promise<Run> {
     jobsPerSecond: JOBS / seconds,
     submitPerSecond: JOBS / ((submitted - t0) / 1000),
     consumerCpuUs: cpuUs / JOBS,
+    redisCpuUs: redisUs / JOBS,
   };
 }
 
@@ -306,7 +321,7 @@ async function main(): Promise<void> {
     for (const [k, m] of results.entries()) {
       console.log(
         `${m.system.padEnd(8)} × ${m.processes} process(es): ${Math.round(m.jobsPerSecond)} jobs/s ` +
-          `(submissions ${Math.round(m.submitPerSecond)}/s; consumer CPU ${Math.round(m.consumerCpuUs)} µs/job; ` +
+          `(submissions ${Math.round(m.submitPerSecond)}/s; consumer CPU ${Math.round(m.consumerCpuUs)} µs/job; redis-server ${Math.round(m.redisCpuUs)} µs/job; ` +
           `runs ${rounds.map((round) => Math.round(round[k].jobsPerSecond)).join(', ')})`,
       );
     }
@@ -345,6 +360,7 @@ async function main(): Promise<void> {
             jobs_per_second: Math.round(r.jobsPerSecond),
             submissions_per_second: Math.round(r.submitPerSecond),
             consumer_cpu_us_per_job: Math.round(r.consumerCpuUs),
+            redis_server_cpu_us_per_job: Math.round(r.redisCpuUs),
           })),
           ratio_to_bare_bullmq: r2(vsBare),
           goal_ratio_to_bare_bullmq: 0.7,
@@ -361,7 +377,7 @@ async function main(): Promise<void> {
     const rows = results.map(
       (r) =>
         `| ${r.system === 'bare' ? 'bare BullMQ (anchor)' : 'guestkit distributed'} | ${r.processes} | ` +
-        `${Math.round(r.jobsPerSecond)} | ${Math.round(r.submitPerSecond)} | ${Math.round(r.consumerCpuUs)} |`,
+        `${Math.round(r.jobsPerSecond)} | ${Math.round(r.submitPerSecond)} | ${Math.round(r.consumerCpuUs)} | ${Math.round(r.redisCpuUs)} |`,
     );
     writeFileSync(
       join(RESULTS, 'distributed.md'),
@@ -374,8 +390,8 @@ async function main(): Promise<void> {
         `no-op \`Worker\`. ${JOBS} jobs per run, 32 submissions in flight, concurrency ${CONCURRENCY} per`,
         `process, ${RUNS} rounds; consumers are idle and ready before the clock starts.`,
         '',
-        '| system | worker processes | jobs/s | submissions/s | consumer CPU µs/job |',
-        '|---|---|---|---|---|',
+        '| system | worker processes | jobs/s | submissions/s | consumer CPU µs/job | redis-server CPU µs/job |',
+        '|---|---|---|---|---|---|',
         ...rows,
         '',
         `guestkit vs bare BullMQ (1 process): **${r2(vsBare)}×** (goal ≥ 0.7). 2 vs 1 worker processes:`,

@@ -47,7 +47,8 @@ return {'created', redis.call('HGETALL', jk)}
 /**
  * Compare-and-set. ARGV: prefix, id, from (comma list), to, now, guard worker ('' none),
  * guard attempt ('' none), result document ('' none), then field/value pairs to set.
- * Returns the HGETALL after the move, or nil when the status (or the guard) did not match.
+ * Returns the fields after the move (without `document`), or nil when the status (or the guard)
+ * did not match.
  */
 export const TRANSITION = `
 ${TERMINAL}
@@ -78,7 +79,12 @@ if terminal[to] then
   if result ~= '' then redis.call('SET', p .. 'result:' .. id, result) end
   redis.call('ZADD', p .. 'done', now, id)
 end
-return redis.call('HGETALL', jk)
+-- Everything but the envelope document, which the caller already has (it never changes).
+local all, out = redis.call('HGETALL', jk), {}
+for i = 1, #all, 2 do
+  if all[i] ~= 'document' then out[#out + 1] = all[i]; out[#out + 1] = all[i + 1] end
+end
+return out
 `;
 
 /** Progress event: ARGV prefix, id, event JSON, progress JSON, keep. Ignored for unknown or terminal jobs. */

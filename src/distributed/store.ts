@@ -3,7 +3,7 @@
 // (scripts.ts); reads are plain commands.
 import { Redis } from 'ioredis';
 import type { JobErrorInfo } from '../protocol/errors.js';
-import type { JobStatus, ProgressEvent, ResultDocument } from '../protocol/schema.js';
+import { isTerminal, type JobStatus, type ProgressEvent, type ResultDocument } from '../protocol/schema.js';
 import type {
   CreateOutcome,
   JobRecord,
@@ -67,7 +67,7 @@ function pairsToHash(pairs: string[]): Record<string, string> {
   return h;
 }
 
-export function recordFromHash(h: Record<string, string>): JobRecord {
+export function recordFromHash(h: Record<string, string>, envelope?: JobRecord['envelope']): JobRecord {
   return {
     job_id: h.job_id,
     operation: h.operation,
@@ -83,7 +83,7 @@ export function recordFromHash(h: Record<string, string>): JobRecord {
     progress: h.progress ? (JSON.parse(h.progress) as JobProgress) : null,
     error: h.error ? (JSON.parse(h.error) as JobErrorInfo) : null,
     seq: Number(h.seq),
-    envelope: JSON.parse(h.document) as JobRecord['envelope'],
+    envelope: envelope ?? (JSON.parse(h.document) as JobRecord['envelope']),
     source: h.source,
   };
 }
@@ -110,6 +110,7 @@ export class RedisJobStore implements JobStore {
   private readonly owned: boolean;
   private readonly p: string;
   private readonly sha = new Map<Script, string>();
+  private readonly envelopes = new Map<string, JobRecord['envelope']>();
 
   constructor(private readonly options: RedisStoreOptions) {
     this.owned = typeof options.redis === 'string';
@@ -166,12 +167,30 @@ export class RedisJobStore implements JobStore {
       job.operation,
       ...fields,
     ])) as [CreateOutcome['kind'], string[]];
-    return { kind, job: recordFromHash(pairsToHash(pairs)) } as CreateOutcome;
+    const record = recordFromHash(pairsToHash(pairs));
+    if (kind === 'created') this.remember(record);
+    return { kind, job: record } as CreateOutcome;
   }
 
   async get(jobId: string): Promise<JobRecord | undefined> {
     const h = await this.redis.hgetall(`${this.p}job:${jobId}`);
-    return h.status ? recordFromHash(h) : undefined;
+    if (!h.status) return undefined;
+    const record = recordFromHash(h);
+    if (!isTerminal(record.status)) this.remember(record);
+    return record;
+  }
+
+  /** Envelopes never change: transitions reuse the parsed one instead of reading the document back. */
+  private remember(record: JobRecord): void {
+    if (this.envelopes.size >= 10_000) this.envelopes.clear();
+    this.envelopes.set(record.job_id, record.envelope);
+  }
+
+  private async envelopeOf(jobId: string): Promise<JobRecord['envelope']> {
+    const known = this.envelopes.get(jobId);
+    if (known) return known;
+    const doc = await this.redis.hget(`${this.p}job:${jobId}`, 'document');
+    return JSON.parse(doc ?? 'null') as JobRecord['envelope'];
   }
 
   transition(
@@ -204,7 +223,10 @@ export class RedisJobStore implements JobStore {
       result ? JSON.stringify(result) : '',
       ...patchPairs(patch),
     ])) as string[] | null;
-    return pairs ? recordFromHash(pairsToHash(pairs)) : undefined;
+    if (!pairs) return undefined;
+    const record = recordFromHash(pairsToHash(pairs), await this.envelopeOf(jobId));
+    if (isTerminal(to)) this.envelopes.delete(jobId);
+    return record;
   }
 
   /** Sets the progress of a job that is still pending (why it waits). */
