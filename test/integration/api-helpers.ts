@@ -6,27 +6,51 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const ROOT = join(import.meta.dirname, '../..');
-export const MAIN = join(ROOT, 'dist/src/cli/main.js');
+const DIST_MAIN = join(ROOT, 'dist/src/cli/main.js');
+let snapshotMain: string | undefined;
+
+/** The compiled CLI this suite runs (a private snapshot of dist/, see buildDist). */
+export function mainJs(): string {
+  if (!snapshotMain) throw new Error('call buildDist() first');
+  return snapshotMain;
+}
 
 /**
- * `npx tsc -p tsconfig.build.json` unless dist is newer than every source, serialised across
- * suites (and engineers) by a lock so parallel files do not compile twice or read half-written output.
+ * `npx tsc -p tsconfig.build.json` unless dist is newer than every source, then a private copy of
+ * dist/ (with the package files linked beside it) so another suite recompiling dist/ while ours
+ * runs cannot hand our child processes half-written modules. The lock is the one every suite
+ * that compiles dist/ uses.
  */
-export function buildDist(): void {
-  const stale = `test -e '${MAIN}' && test -z "$(find src lib -name '*.ts' -newer '${MAIN}' | head -n 1)"`;
+export function buildDist(): string {
+  const snap = mkdtempSync(join(tmpdir(), 'guestkit-dist-snap-'));
+  const fresh = `test -e '${DIST_MAIN}' && test -z "$(find src lib -name '*.ts' -newer '${DIST_MAIN}' | head -n 1)"`;
+  const link = ['package.json', 'binding.gyp', 'build', 'node_modules']
+    .map((f) => `'${join(ROOT, f)}'`)
+    .join(' ');
   try {
     execFileSync(
       'flock',
-      ['/tmp/guestkit-tsc.lock', 'sh', '-c', `${stale} || npx tsc -p tsconfig.build.json`],
-      {
-        cwd: ROOT,
-        stdio: 'pipe',
-      },
+      [
+        '/tmp/guestkit-dist.lock',
+        'sh',
+        '-c',
+        `{ ${fresh} || npx tsc -p tsconfig.build.json; }; cp -r dist '${snap}/dist'`,
+      ],
+      { cwd: ROOT, stdio: 'pipe' },
     );
   } catch {
     // Type errors elsewhere in the tree still emit JavaScript; only a missing entry point is fatal.
   }
-  if (!existsSync(MAIN)) throw new Error(`tsc did not produce ${MAIN}`);
+  execFileSync('sh', ['-c', `ln -s ${link} '${snap}/'`]);
+  snapshotMain = join(snap, 'dist/src/cli/main.js');
+  if (!existsSync(snapshotMain)) throw new Error(`tsc did not produce ${DIST_MAIN}`);
+  return snapshotMain;
+}
+
+/** Removes the snapshot (afterAll). */
+export function cleanupDist(): void {
+  if (snapshotMain) rmSync(join(snapshotMain, '../../../..'), { recursive: true, force: true });
+  snapshotMain = undefined;
 }
 
 export interface Daemon {
@@ -43,7 +67,7 @@ export async function startDaemon(args: string[] = [], env: NodeJS.ProcessEnv = 
   const child: ChildProcess = spawn(
     process.execPath,
     [
-      MAIN,
+      mainJs(),
       'daemon',
       '--transport',
       'http',
@@ -104,7 +128,7 @@ export interface CliOutcome {
 
 export function cli(args: string[], env: NodeJS.ProcessEnv = {}, input?: string): Promise<CliOutcome> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], {
+    const child = spawn(process.execPath, [mainJs(), ...args], {
       cwd: ROOT,
       env: { ...process.env, GUESTKIT_WORKER_API_URL: '', GUESTKIT_API_TOKEN: '', ...env },
     });

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkerClient } from '../../src/cli/client.js';
 import { echoJob, JobBuilder } from '../../src/protocol/builder.js';
-import { buildDist, ROOT, sample, startDaemon, type Daemon } from './api-helpers.js';
+import { buildDist, cleanupDist, ROOT, sample, startDaemon, type Daemon } from './api-helpers.js';
 
 const run = promisify(execFile);
 let daemon: Daemon;
@@ -36,6 +36,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   const code = await daemon?.stop();
+  cleanupDist();
   expect(code).toBe(0);
 });
 
