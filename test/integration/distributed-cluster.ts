@@ -1,11 +1,11 @@
 // Helpers for the distributed suite: a redis-server of its own (appendonly, restartable on the
-// same port and dir), compiled daemons started from the README's "Scaling out" commands, and
-// small HTTP/metrics clients.
+// same port and dir), compiled daemons (a private snapshot of dist/, see api-helpers buildDist)
+// started from the README's "Scaling out" commands, and small HTTP/metrics clients.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { MAIN } from './daemon-process.js';
+import { mainJs } from './api-helpers.js';
 
 export const ROOT = join(import.meta.dirname, '../..');
 
@@ -119,7 +119,7 @@ export async function startNode(
     .replaceAll('redis://127.0.0.1:6379', redisUrl)
     .replace(/0\.0\.0\.0:\d+/g, '127.0.0.1:0')
     .split(/\s+/);
-  const child = spawn(process.execPath, [MAIN, ...args, '--log-level', 'info'], {
+  const child = spawn(process.execPath, [mainJs(), ...args, '--log-level', 'info'], {
     cwd,
     env: { ...process.env, GUESTKIT_API_TOKEN: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

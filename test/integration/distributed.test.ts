@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureDist } from './daemon-process.js';
+import { buildDist, cleanupDist } from './api-helpers.js';
 import {
   api,
   echoJob,
@@ -90,7 +90,7 @@ async function allTerminal(base: string, ids: string[]): Promise<StatusDoc[]> {
 
 beforeAll(async () => {
   if (!hasRedis) return;
-  ensureDist();
+  buildDist();
   dir = mkdtempSync(join(tmpdir(), 'gk-distributed-'));
   redis = new RedisServer(await freePort(), dir);
   await redis.start();
@@ -106,6 +106,7 @@ afterAll(async () => {
   inspect?.disconnect();
   await redis?.stop();
   rmSync(dir, { recursive: true, force: true });
+  cleanupDist();
 });
 
 describe.skipIf(!hasRedis)('distributed mode (Redis + BullMQ, real daemons)', () => {
