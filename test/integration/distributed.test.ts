@@ -26,7 +26,7 @@ import {
 const hasRedis = await import('node:fs').then((fs) => fs.existsSync('/usr/bin/redis-server'));
 const ENV = {
   GUESTKIT_REDIS_STALL_MS: '4000',
-  GUESTKIT_REDIS_HEARTBEAT_MS: '1000',
+  GUESTKIT_REDIS_HEARTBEAT_MS: '1500',
   GUESTKIT_REDIS_RELEASE_MS: '500',
   GUESTKIT_REDIS_QUEUE_STATS_MS: '500',
 };

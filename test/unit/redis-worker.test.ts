@@ -62,7 +62,7 @@ async function node(
   const w = createRedisWorker(config, {
     registry: registry(),
     featureProbes: [async () => features],
-    tuning: { prefix, stallMs: 3000, heartbeatMs: 300, releaseDelayMs: 200, queueStatsMs: 300 },
+    tuning: { prefix, stallMs: 3000, heartbeatMs: 1000, releaseDelayMs: 200, queueStatsMs: 300 },
   });
   nodes.push(w);
   await w.start();
