@@ -1,5 +1,9 @@
 // Public entry point of the worker: `import { createWorker } from 'guestkit-worker/worker'`.
 export { createWorker, LocalWorker, toStatusDocument, type CreateWorkerOptions } from './worker/worker.js';
+export { createWorkerFor } from './worker/factory.js';
+export { createRedisWorker, RedisWorker, type CreateRedisWorkerOptions } from './distributed/worker.js';
+export { RedisJobStore } from './distributed/store.js';
+export { tuningFromEnv, type RedisTuning } from './distributed/tuning.js';
 export * from './worker/types.js';
 export { resolveAllowedPath, type PathKind, type ResolvePathOptions } from './worker/paths.js';
 export {
