@@ -9,7 +9,7 @@ import { validateInspectPayload, type InspectPayload } from './payload.js';
 import type { InspectionReport, InspectResultData, InspectSummary } from './report.js';
 import { writeReport } from './output.js';
 
-export { collectReport, type CollectContext } from './collect.js';
+export { collectReport, withMounts, deviceAliaser, type CollectContext } from './collect.js';
 export { withImages, useAppliancePool, applianceFailure, type AttachOptions } from './attach.js';
 export {
   validateImage,
