@@ -122,6 +122,9 @@ const ALL_STATUSES: readonly JobStatus[] = [
   'timeout',
 ];
 
+/** Jobs deleted per purge transaction: small enough to keep each commit to a few milliseconds. */
+const PURGE_BATCH = 200;
+
 export interface SqliteStoreOptions {
   /** File path, or ':memory:' (non-durable; tests and benchmark anchor). */
   path: string;
@@ -284,7 +287,7 @@ export class SqliteStore implements JobStore {
         "SELECT * FROM jobs WHERE status IN ('assigned', 'running') ORDER BY seq",
       ),
       expired: db.prepare<[number], { job_id: string }>(
-        'SELECT job_id FROM jobs WHERE completed_at IS NOT NULL AND completed_at < ? LIMIT 1000',
+        `SELECT job_id FROM jobs WHERE completed_at IS NOT NULL AND completed_at < ? LIMIT ${PURGE_BATCH}`,
       ),
       ping: db.prepare('SELECT 1'),
     };
@@ -478,8 +481,8 @@ export class SqliteStore implements JobStore {
   }
 
   async purgeTerminal(olderThan: number): Promise<number> {
-    // Batches of 1000 until none is left: one batch per sweep fell behind any steady rate above
-    // 1000 jobs per sweep interval, and the file grew without bound. Each batch is its own
+    // Batches until none is left: one batch of 1000 per sweep fell behind any steady rate above
+    // 1000 jobs per sweep interval, and the file grew without bound. Each batch is its own short
     // commit, with a turn of the event loop in between, so requests are served meanwhile.
     let total = 0;
     for (;;) {
@@ -495,7 +498,7 @@ export class SqliteStore implements JobStore {
         }
       });
       total += ids.length;
-      if (ids.length < 1000) return total;
+      if (ids.length < PURGE_BATCH) return total;
       await new Promise((r) => setImmediate(r));
     }
   }
