@@ -25,6 +25,14 @@ let dir: string;
 let worker: LocalWorker;
 let app: FastifyInstance;
 const protoKeys = Object.getOwnPropertyNames(Object.prototype).sort();
+const ARB_DOCUMENT_EXAMPLE = JSON.stringify({
+  version: '1.0',
+  job_id: 'placeholder',
+  created_at: '2026-01-01T00:00:00Z',
+  kind: 'VMOperation',
+  operation: 'system.echo',
+  payload: { type: 'system.echo.v1', data: {} },
+});
 
 beforeAll(async () => {
   // An empty allowed root: a fuzzed disk job that passes validation fails on its paths, never
@@ -167,6 +175,24 @@ describe('REST API (inject)', () => {
       url: '/api/v1/jobs',
       headers: { 'content-type': `application/${format}` },
       payload: body,
+    });
+    expect(res.statusCode, res.body).toBe(400);
+    expect(JSON.parse(res.body)).toMatchObject({ error: 'VALIDATION_ERROR' });
+  });
+
+  it.each([
+    '../../../tmp/evil-job',
+    '/etc/passwd-job',
+    'job%2f..%2f..',
+    'job id with spaces',
+    'a'.repeat(201),
+  ])('refuses the job id %j (it becomes a file name, a key and a URL segment)', async (jobId) => {
+    const doc = JSON.parse(ARB_DOCUMENT_EXAMPLE) as Record<string, unknown>;
+    const res = await app.inject({
+      method: 'POST',
+      url: '/api/v1/jobs',
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify({ ...doc, job_id: jobId }),
     });
     expect(res.statusCode, res.body).toBe(400);
     expect(JSON.parse(res.body)).toMatchObject({ error: 'VALIDATION_ERROR' });
