@@ -198,6 +198,19 @@ describe('REST API (inject)', () => {
     expect(JSON.parse(res.body)).toMatchObject({ error: 'VALIDATION_ERROR' });
   });
 
+  it('answers a body over the limit with 413 PAYLOAD_TOO_LARGE, JSON or YAML', async () => {
+    for (const type of ['application/json', 'application/yaml']) {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/api/v1/jobs',
+        headers: { 'content-type': type },
+        payload: `"${'x'.repeat(worker.config.api.bodyLimitBytes + 1)}"`,
+      });
+      expect(res.statusCode).toBe(413);
+      expect(JSON.parse(res.body)).toMatchObject({ error: 'PAYLOAD_TOO_LARGE' });
+    }
+  });
+
   it('leaves Object.prototype clean and the worker healthy', async () => {
     expect(Object.getOwnPropertyNames(Object.prototype).sort()).toEqual(protoKeys);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
