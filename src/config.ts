@@ -1,8 +1,9 @@
 // Flags + environment → one typed configuration shared by the daemon, the worker, the API and the
 // metrics server. Precedence: explicit option (CLI flag / library argument) > environment > default.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ulid } from 'ulid';
 import { WorkerError } from './protocol/errors.js';
 
@@ -63,17 +64,21 @@ export type WorkerConfigInput = Partial<
   }
 >;
 
+/**
+ * The package's version: walks up from this module to the package root (package.json next to
+ * binding.gyp), so it reads the same file from src/ (tsx, vitest) and from dist/src/ (compiled).
+ * Not imported from lib/native.ts, which would load the addon as a side effect.
+ */
 function packageVersion(): string {
   try {
-    const url = new URL('../../package.json', import.meta.url);
-    let text: string;
-    try {
-      text = readFileSync(url, 'utf8');
-    } catch {
-      // Compiled layout: dist/src/config.js → ../../../package.json
-      text = readFileSync(new URL('../../../package.json', import.meta.url), 'utf8');
+    let dir = dirname(fileURLToPath(import.meta.url));
+    while (!existsSync(join(dir, 'package.json')) || !existsSync(join(dir, 'binding.gyp'))) {
+      const parent = dirname(dir);
+      if (parent === dir) return '0.0.0';
+      dir = parent;
     }
-    const version = (JSON.parse(text) as { version?: unknown }).version;
+    const version = (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version?: unknown })
+      .version;
     return typeof version === 'string' ? version : '0.0.0';
   } catch {
     return '0.0.0';

@@ -11,6 +11,12 @@ export async function handlerAvailability(handler: AnyHandler): Promise<HandlerA
 
 export class HandlerRegistry {
   private readonly handlers = new Map<string, AnyHandler>();
+  private changes = 0;
+
+  /** Bumped by every register/unregister: lets callers cache what they derive from the handlers. */
+  get revision(): number {
+    return this.changes;
+  }
 
   register<TData>(handler: JobHandler<TData>, options: { replace?: boolean } = {}): this {
     if (!handler.operation.includes('.')) {
@@ -29,11 +35,14 @@ export class HandlerRegistry {
       );
     }
     this.handlers.set(handler.operation, handler);
+    this.changes++;
     return this;
   }
 
   unregister(operation: string): boolean {
-    return this.handlers.delete(operation);
+    const had = this.handlers.delete(operation);
+    if (had) this.changes++;
+    return had;
   }
 
   get(operation: string): AnyHandler | undefined {

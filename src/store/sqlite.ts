@@ -21,6 +21,7 @@ import type {
   NewJob,
   StatusHistoryEntry,
   StoreListPage,
+  TransitionOptions,
   TransitionPatch,
   WriteOptions,
 } from './types.js';
@@ -185,7 +186,7 @@ export class SqliteStore implements JobStore {
   private write<T>(fn: () => T, durable = true): Promise<T> {
     const db = this.conn;
     if (!this.batch) {
-      db.exec('BEGIN IMMEDIATE');
+      this.begin(db);
       this.batch = [];
       setImmediate(() => this.commit());
     }
@@ -197,6 +198,23 @@ export class SqliteStore implements JobStore {
     }
     if (!durable) return Promise.resolve(value);
     return new Promise<T>((resolve, reject) => this.batch?.push({ resolve: () => resolve(value), reject }));
+  }
+
+  /**
+   * BEGIN IMMEDIATE. Seen under load: SQLITE_BUSY returned at once, without the busy handler
+   * (the WAL-index read marks being rewritten by the checkpointer thread's connection). A failed
+   * BEGIN failed the write, and a job whose first transition failed stayed pending until restart.
+   * The condition is momentary, so a few more tries (each with the busy handler) get through.
+   */
+  private begin(db: Database.Database): void {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        db.exec('BEGIN IMMEDIATE');
+        return;
+      } catch (err) {
+        if (attempt >= 5 || (err as { code?: string }).code?.startsWith('SQLITE_BUSY') !== true) throw err;
+      }
+    }
   }
 
   private commit(): void {
@@ -356,26 +374,40 @@ export class SqliteStore implements JobStore {
     to: JobStatus,
     patch: TransitionPatch = {},
     result?: ResultDocument,
-    options: WriteOptions = {},
+    options: TransitionOptions = {},
   ): Promise<JobRecord | undefined> {
     const s = this.stmts;
+    const current = options.current;
     return this.write((): JobRecord | undefined => {
-      const row = s.statusOf.get(jobId);
-      if (!row || !from.includes(row.status)) return undefined;
+      // With one expected status the compare-and-set is the UPDATE's own WHERE (no read first).
+      const prior: JobStatus | undefined = from.length === 1 ? from[0] : s.statusOf.get(jobId)?.status;
+      if (prior === undefined || !from.includes(prior)) return undefined;
       const sets: string[] = ['status = @to'];
-      const params: Record<string, unknown> = { to, job_id: jobId };
+      const params: Record<string, unknown> = { to, job_id: jobId, prior };
       for (const [k, v] of Object.entries(patch)) {
         if (v === undefined) continue;
         sets.push(`${k} = @${k}`);
         params[k] = (k === 'error' || k === 'progress') && v !== null ? JSON.stringify(v) : v;
       }
-      // Column names come from TransitionPatch keys only; the statement cache keeps this cheap.
-      const next = this.sql(`UPDATE jobs SET ${sets.join(', ')} WHERE job_id = @job_id RETURNING *`).get(
-        params,
-      ) as JobRow;
-      s.history.run(jobId, row.status, to, Date.now(), next.attempt);
+      // With the caller's record, only what may have changed behind its back is read back
+      // (progress: written by appendEvent); parsing the whole row (envelope) per transition was
+      // a large share of a short job's cost. Column names come from TransitionPatch keys only;
+      // the statement cache keeps this cheap.
+      const returning = current ? 'attempt, progress' : '*';
+      const row = this.sql(
+        `UPDATE jobs SET ${sets.join(', ')} WHERE job_id = @job_id AND status = @prior RETURNING ${returning}`,
+      ).get(params) as JobRow | Pick<JobRow, 'attempt' | 'progress'> | undefined;
+      if (!row) return undefined;
+      s.history.run(jobId, prior, to, Date.now(), row.attempt);
       if (result) s.resultPut.run(jobId, JSON.stringify(result));
-      return fromRow(next);
+      if (!current) return fromRow(row as JobRow);
+      const next: JobRecord = { ...current, status: to, attempt: row.attempt };
+      for (const [k, v] of Object.entries(patch) as [keyof TransitionPatch, unknown][]) {
+        if (v !== undefined) (next as unknown as Record<string, unknown>)[k] = v;
+      }
+      if (patch.progress === undefined)
+        next.progress = row.progress === null ? null : (JSON.parse(row.progress) as JobProgress);
+      return next;
     }, options.durable ?? true);
   }
 

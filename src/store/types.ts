@@ -83,6 +83,15 @@ export interface WriteOptions {
   durable?: boolean;
 }
 
+export interface TransitionOptions extends WriteOptions {
+  /**
+   * The caller's copy of the record as it was in one of `from`. A store may build the returned
+   * record from it plus the patch instead of reading the row back (the status check stays in the
+   * store). Only fields the store does not change behind the caller's back are taken from it.
+   */
+  current?: JobRecord;
+}
+
 export interface StoreListPage {
   jobs: JobRecord[];
   total: number;
@@ -108,7 +117,7 @@ export interface JobStore {
     to: JobStatus,
     patch?: TransitionPatch,
     result?: ResultDocument,
-    options?: WriteOptions,
+    options?: TransitionOptions,
   ): Promise<JobRecord | undefined>;
   /** Stores a progress event (keeping the newest `eventsPerJob`) and the job's latest progress. */
   appendEvent(event: ProgressEvent, options?: WriteOptions): Promise<void>;

@@ -37,6 +37,9 @@ interface Running {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/** Queued records kept in memory at most; past that (a deep backlog) runs read their row. */
+const MAX_REMEMBERED = 10_000;
+
 /** The failure-form result document for a job that ends without (or before) running. */
 export function failureResult(
   job: JobRecord,
@@ -69,6 +72,12 @@ export class Executor {
   private readonly running = new Map<string, Running>();
   /** When each live job entered its current status (for `seconds_in_previous`). */
   private readonly since = new Map<string, number>();
+  /**
+   * Records of queued jobs as the worker last saw them (from the submission or the previous
+   * attempt), so a run need not read and parse the row again; the store's compare-and-set still
+   * decides whether the job is pending. `fresh`: never ran, so it has no progress events yet.
+   */
+  private readonly queued = new Map<string, { job: JobRecord; fresh: boolean }>();
 
   constructor(private readonly deps: ExecutorDeps) {}
 
@@ -80,9 +89,18 @@ export class Executor {
     return this.running.has(jobId);
   }
 
-  /** Records that a job entered `pending` now (submit, recovery). */
-  noteQueued(jobId: string, at = Date.now()): void {
+  /**
+   * Records that a job entered `pending` now (submit, recovery, retry). With `job` (its current
+   * record) the run starts from it; `fresh` says it was just created (no events to continue).
+   */
+  noteQueued(jobId: string, at = Date.now(), job?: JobRecord, fresh = false): void {
     this.since.set(jobId, at);
+    if (job && this.queued.size < MAX_REMEMBERED) this.queued.set(jobId, { job, fresh });
+  }
+
+  /** The current record of a job put back in the queue (a retry), for its next run. */
+  remember(job: JobRecord): void {
+    if (this.queued.size < MAX_REMEMBERED) this.queued.set(job.job_id, { job, fresh: false });
   }
 
   /**
@@ -100,11 +118,15 @@ export class Executor {
     // assigned/running need not be durable before the job proceeds: after a crash either one is
     // re-queued the same way. Terminal statuses and returns to pending are awaited to disk.
     const durable = to !== 'assigned' && to !== 'running';
-    const next = await this.deps.store.transition(job.job_id, from, to, patch, result, { durable });
+    const next = await this.deps.store.transition(job.job_id, from, to, patch, result, {
+      durable,
+      current: job,
+    });
     if (!next) return undefined;
     const prevAt = this.since.get(job.job_id);
     if (to === 'completed' || to === 'failed' || to === 'cancelled' || to === 'timeout') {
       this.since.delete(job.job_id);
+      this.queued.delete(job.job_id);
     } else {
       this.since.set(job.job_id, now);
     }
@@ -173,7 +195,9 @@ export class Executor {
 
   private async executeUnsafe(jobId: string): Promise<ExecuteOutcome> {
     const { store, registry, config, logger, emit } = this.deps;
-    let job = await store.get(jobId);
+    const known = this.queued.get(jobId);
+    this.queued.delete(jobId);
+    let job = known?.job ?? (await store.get(jobId));
     if (!job || job.status !== 'pending') return { kind: 'skipped' };
 
     const assigned = await this.move(job, ['pending'], 'assigned', { worker_id: config.workerId });
@@ -249,7 +273,7 @@ export class Executor {
         config,
         logger: jobLog,
         signal: controller.signal,
-        firstSequence: (await store.lastSequence(job.job_id)) + 1,
+        firstSequence: known?.fresh ? 0 : (await store.lastSequence(job.job_id)) + 1,
         onProgress,
         onDiskIo: (read, write) => emit('disk:io', { job_id: jobId, read_bytes: read, write_bytes: write }),
         onChecksum: (status) => emit('checksum', { job_id: jobId, status }),

@@ -51,6 +51,15 @@ export interface CreateWorkerOptions {
   healthChecks?: Record<string, () => Promise<HealthCheck>>;
 }
 
+/** How long the capability snapshot is reused (handler availability can change with the machine). */
+const CAPABILITY_TTL_MS = 5000;
+
+interface CapabilitySnapshot {
+  capabilities: WorkerRegistration['capabilities'];
+  /** Operations whose handlers are available. */
+  available: Set<string>;
+}
+
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 export function toStatusDocument(job: JobRecord): JobStatusDocument {
@@ -100,6 +109,7 @@ export class LocalWorker extends EventEmitter<WorkerEvents> implements Worker {
   private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
   private retentionTimer: NodeJS.Timeout | undefined;
+  private snapshot: { revision: number; expires: number; value: Promise<CapabilitySnapshot> } | undefined;
 
   constructor(config: WorkerConfig, options: CreateWorkerOptions = {}) {
     super();
@@ -253,6 +263,7 @@ export class LocalWorker extends EventEmitter<WorkerEvents> implements Worker {
     const outcome = await this.executor.execute(jobId);
     if (outcome.kind === 'requeued' && outcome.reason === 'retry' && this.currentState !== 'draining') {
       const j = outcome.job;
+      this.executor.remember(j);
       this.scheduler.enqueue({
         job_id: j.job_id,
         priority: j.execution.priority,
@@ -293,23 +304,27 @@ export class LocalWorker extends EventEmitter<WorkerEvents> implements Worker {
         { phase: 'validation' },
       );
     }
-    const probed = await this.probe.get();
-    checkConstraints(
-      envelope,
-      {
-        version: this.config.version,
-        capabilities: { operations: await this.registry.availableOperations(), ...probed },
-      },
-      this.config,
-      handler.requires,
-    );
-    const availability = await handlerAvailability(handler);
-    if (!availability.available) {
-      throw new WorkerError(
-        'CAPABILITY_MISMATCH',
-        `Worker ${this.id} cannot run ${envelope.operation}: ${availability.reason ?? 'its tools are missing'}`,
-        { phase: 'validation', details: { operation: envelope.operation, reason: availability.reason } },
+    const caps = await this.capabilitySnapshot();
+    // Without constraints, routing or handler requirements there is nothing to compare.
+    if (envelope.constraints || envelope.routing?.worker_pool || handler.requires?.length) {
+      checkConstraints(
+        envelope,
+        { version: this.config.version, capabilities: caps.capabilities },
+        this.config,
+        handler.requires,
       );
+    }
+    if (!caps.available.has(envelope.operation)) {
+      // The refusal path asks the handler again, for an up-to-date reason.
+      const availability = await handlerAvailability(handler);
+      if (!availability.available) {
+        throw new WorkerError(
+          'CAPABILITY_MISMATCH',
+          `Worker ${this.id} cannot run ${envelope.operation}: ${availability.reason ?? 'its tools are missing'}`,
+          { phase: 'validation', details: { operation: envelope.operation, reason: availability.reason } },
+        );
+      }
+      this.snapshot = undefined; // available again: the snapshot is out of date
     }
     try {
       handler.validate(envelope.payload.data, envelope);
@@ -337,7 +352,7 @@ export class LocalWorker extends EventEmitter<WorkerEvents> implements Worker {
     const job = outcome.job;
     switch (outcome.kind) {
       case 'created':
-        this.executor.noteQueued(job.job_id, now);
+        this.executor.noteQueued(job.job_id, now, job, true);
         this.emit('status', {
           job_id: job.job_id,
           operation: job.operation,
@@ -455,11 +470,32 @@ export class LocalWorker extends EventEmitter<WorkerEvents> implements Worker {
     });
   }
 
+  /**
+   * What submissions are checked against: probed features and formats (once) and the operations
+   * whose handlers are available, cached for CAPABILITY_TTL_MS or until the registry changes.
+   * Asking every handler's available() on every submission was a large share of intake cost.
+   */
+  private capabilitySnapshot(): Promise<CapabilitySnapshot> {
+    const now = Date.now();
+    const cached = this.snapshot;
+    if (cached && cached.revision === this.registry.revision && cached.expires > now) return cached.value;
+    const value = (async (): Promise<CapabilitySnapshot> => {
+      const [probed, operations] = await Promise.all([this.probe.get(), this.registry.availableOperations()]);
+      return { capabilities: { operations, ...probed }, available: new Set(operations) };
+    })();
+    this.snapshot = { revision: this.registry.revision, expires: now + CAPABILITY_TTL_MS, value };
+    value.catch(() => {
+      if (this.snapshot?.value === value) this.snapshot = undefined;
+    });
+    return value;
+  }
+
   async capabilities(): Promise<WorkerRegistration> {
+    const caps = await this.capabilitySnapshot();
     return buildRegistration({
       config: this.config,
-      operations: await this.registry.availableOperations(),
-      probed: await this.probe.get(),
+      operations: caps.capabilities.operations,
+      probed: caps.capabilities,
       registeredAt: new Date(this.startedAt || Date.now()).toISOString(),
       state: this.currentState,
       currentJobs: this.scheduler.active,
