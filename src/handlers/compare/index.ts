@@ -3,7 +3,7 @@
 // get a unified diff. The diffing itself is pure (diff-report.ts, config-diff.ts).
 import type { ApplianceLease } from '../../../lib/appliance.js';
 import type { Guestfs } from '../../../lib/guestfs.js';
-import { collectReport } from '../inspect/collect.js';
+import { collectReport, withMounts } from '../inspect/collect.js';
 import type { InspectionReport } from '../inspect/report.js';
 import { resolveAllowedPath } from '../../worker/paths.js';
 import { withImages } from '../inspect/attach.js';
@@ -99,7 +99,10 @@ async function inspectBoth(
   const changed = (config as FilesDiff | null)?.changed ?? [];
   if (options.compare_config && changed.length > 0) {
     ctx.progress('disk_inspection', 82, `Diffing ${changed.length} changed /etc files`);
-    const baseTexts = await lease.guestfs.withMountedRoot(roots[0], (g) =>
+    // The lease's mountpoints, not inspect_get_mountpoints: in a shared appliance a guest's fstab
+    // may name /dev/sda while its disk is another drive.
+    const g = lease.guestfs;
+    const baseTexts = await withMounts(g, await lease.mountpoints(roots[0]), () =>
       readChanged(g, changed, 'baseline'),
     );
     attachDiffs(changed, baseTexts, targetTexts);
