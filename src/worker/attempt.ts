@@ -66,34 +66,29 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
   const deadlineMs = input.deadline ? Date.parse(input.deadline) - startedAt : Infinity;
   const byDeadline = deadlineMs < timeoutMs;
   const limitMs = Math.max(0, Math.min(timeoutMs, deadlineMs));
-  // setTimeout clamps delays above 2^31-1 ms; longer limits are re-armed.
+  // setTimeout clamps delays above 2^31-1 ms, and it counts from the event loop's cached clock,
+  // which can lag Date.now() by the current turn's work: a 1 s timeout fired 998 ms after
+  // startedAt. On firing it checks the wall clock and re-arms for whatever is left.
+  const due = startedAt + limitMs;
   let timer: NodeJS.Timeout | undefined;
-  const arm = (remaining: number) => {
-    timer = setTimeout(
-      () => {
-        if (remaining > 2 ** 31 - 1) return arm(remaining - (2 ** 31 - 1));
-        abort(
-          byDeadline
-            ? new WorkerError(
-                'DEADLINE_EXCEEDED',
-                `Job ${input.jobId} passed its deadline ${input.deadline}`,
-                {
-                  recoverable: false,
-                },
-              )
-            : new WorkerError(
-                'TIMEOUT',
-                `Job ${input.jobId} exceeded its timeout of ${input.timeoutSeconds} s`,
-                {
-                  recoverable: true,
-                },
-              ),
-        );
-      },
-      Math.min(remaining, 2 ** 31 - 1),
+  const onTimer = () => {
+    // "Exceeded": strictly past the limit (Date.now() has millisecond steps).
+    const remaining = due - Date.now();
+    if (remaining >= 0) {
+      timer = setTimeout(onTimer, Math.min(remaining + 1, 2 ** 31 - 1));
+      return;
+    }
+    abort(
+      byDeadline
+        ? new WorkerError('DEADLINE_EXCEEDED', `Job ${input.jobId} passed its deadline ${input.deadline}`, {
+            recoverable: false,
+          })
+        : new WorkerError('TIMEOUT', `Job ${input.jobId} exceeded its timeout of ${input.timeoutSeconds} s`, {
+            recoverable: true,
+          }),
     );
   };
-  arm(limitMs);
+  timer = setTimeout(onTimer, Math.min(limitMs, 2 ** 31 - 1));
   const onOuterAbort = () => abort(input.signal.reason as WorkerError);
   if (input.signal.aborted) onOuterAbort();
   else input.signal.addEventListener('abort', onOuterAbort, { once: true });
