@@ -40,7 +40,15 @@ async function serve(kind: string): Promise<void> {
     maxConcurrent: 4,
   });
   await worker.start();
-  const app = await buildApi(worker, { health: { libguestfsProbe: async () => ({ status: 'ok' }) } });
+  let app;
+  if (kind === 'worker-direct') {
+    // The same worker behind a bare route: what the API layer itself costs is the difference.
+    app = Fastify();
+    app.post('/api/v1/jobs', async (req, reply) => reply.code(201).send(await worker.submit(req.body)));
+    app.get('/api/v1/jobs', async () => ({ total: (await worker.list({ limit: 1 })).total }));
+  } else {
+    app = await buildApi(worker, { health: { libguestfsProbe: async () => ({ status: 'ok' }) } });
+  }
   app.get('/__cpu', async () => process.cpuUsage());
   await app.listen({ host: '127.0.0.1', port: 0 });
   process.stdout.write(`${(app.server.address() as { port: number }).port}\n`);
