@@ -47,6 +47,12 @@ export interface ApplianceLease {
    * the appliance's first drive (another job's disk) when the image is not first.
    */
   mountpoints(root: string): Promise<Record<string, string>>;
+  /**
+   * Filesystems of a root (inspect_get_filesystems) as they are in this appliance, for the same
+   * reason as {@link mountpoints}: fstab `/dev/sda2` or a UUID= shared with a clone would name
+   * another job's drive.
+   */
+  filesystems(root: string): Promise<string[]>;
   /** Aborted when the job is cancelled/timed out or the appliance died. */
   readonly signal: AbortSignal;
 }
@@ -268,6 +274,8 @@ interface RootMap {
   byDevice: Map<string, string[]>;
   /** Mountpoints per root, with guest device names (`/dev/sda1` in fstab) moved onto the root's drive. */
   mountpoints: Map<string, Record<string, string>>;
+  /** Filesystems per root, moved onto the root's drive like the mountpoints. */
+  filesystems: Map<string, string[]>;
   /** Devices whose results cannot be trusted in a shared appliance (clone UUIDs, duplicate VGs). */
   conflicted: Set<string>;
 }
@@ -708,6 +716,10 @@ export class AppliancePool {
         await rootsByDrive();
         return { ...((await b.roots!).mountpoints.get(root) ?? (await g.inspectGetMountpoints(root))) };
       },
+      filesystems: async (root: string) => {
+        await rootsByDrive();
+        return [...((await b.roots!).filesystems.get(root) ?? (await g.inspectGetFilesystems(root)))];
+      },
     };
     return lease;
   }
@@ -721,6 +733,7 @@ export class AppliancePool {
     const roots = await g.inspectOs();
     const byDevice = new Map<string, string[]>();
     const mountpoints = new Map<string, Record<string, string>>();
+    const filesystems = new Map<string, string[]>();
     const conflicted = new Set<string>();
     const lvDisks = new Map<string, string[]>();
     const shared = driveCount(b.requests) > 1;
@@ -731,26 +744,54 @@ export class AppliancePool {
       if (!lvDisks.has(dev)) lvDisks.set(dev, await this.#lvDisks(g, dev));
       return lvDisks.get(dev)!;
     };
-    const allMps = await Promise.all(roots.map((r) => g.inspectGetMountpoints(r)));
+    /** A device libguestfs resolved for a root on `disks`, moved onto those disks if it can be. */
+    const place = async (dev: string, disks: string[]): Promise<string | undefined> => {
+      const on = await diskOf(dev).catch(() => disks);
+      if (on.every((d) => disks.includes(d))) return dev;
+      const byName = /^(btrfsvol:)?\/dev\/sda(\d*(\/.*)?)$/.exec(dev);
+      // The guest's own first disk (fstab by device name), not the appliance's.
+      if (byName && disks.length === 1) return `${byName[1] ?? ''}${disks[0]}${byName[2]}`;
+      return undefined; // fstab UUID=/LABEL= resolved into another drive
+    };
+    const [allMps, allFs] = await Promise.all([
+      Promise.all(roots.map((r) => g.inspectGetMountpoints(r))),
+      Promise.all(roots.map((r) => g.inspectGetFilesystems(r))),
+    ]);
+    /** Devices of each root on its own drive(s), for the duplicate-UUID check. */
+    const own = new Map<string, string[]>();
     for (const [i, root] of roots.entries()) {
       const disks = await diskOf(root);
       for (const disk of disks) byDevice.set(disk, [...(byDevice.get(disk) ?? []), root]);
       if (disks.length > 1 && shared) for (const d of disks) conflicted.add(d);
       const mps: Record<string, string> = {};
       for (const [mp, dev] of Object.entries(allMps[i])) {
-        const on = await diskOf(dev).catch(() => disks);
-        if (on.every((d) => disks.includes(d))) mps[mp] = dev;
-        else if (mp === '/') mps[mp] = root;
-        else if (on.length === 1 && on[0] === '/dev/sda' && disks.length === 1) {
-          // The guest's own first disk (fstab by device name), not the appliance's.
-          mps[mp] = `${disks[0]}${dev.slice('/dev/sda'.length)}`;
-        } else {
-          // fstab UUID=/LABEL= resolved into another drive: a clone of this image shares it.
+        const at = await place(dev, disks);
+        if (mp === '/') mps[mp] = at === dev ? dev : root;
+        else if (at) mps[mp] = at;
+        else {
+          // A clone of this image shares the appliance: libguestfs' view of it cannot be trusted.
           for (const d of disks) conflicted.add(d);
           mps[mp] = dev;
         }
       }
       mountpoints.set(root, mps);
+      // The filesystem '/' was resolved to is the root itself, wherever libguestfs found it.
+      const rootFrom = allMps[i]['/'];
+      const fses: string[] = [];
+      const placed: string[] = [root];
+      for (const dev of allFs[i]) {
+        const at = dev === rootFrom || dev === root ? root : await place(dev, disks);
+        if (at === undefined) {
+          // e.g. swap by UUID= found on a clone's drive: a report would describe another disk.
+          for (const d of disks) conflicted.add(d);
+          fses.push(dev);
+        } else if (!fses.includes(at)) {
+          fses.push(at);
+          placed.push(at);
+        }
+      }
+      filesystems.set(root, fses);
+      own.set(root, placed);
     }
     if (shared) {
       const pvs = await g.pvs().catch(() => [] as string[]);
@@ -758,8 +799,55 @@ export class AppliancePool {
         const disk = diskOfDevice(pv);
         if (!byDevice.has(disk)) conflicted.add(disk);
       }
+      for (const d of await this.#cloneDisks(b, g, own, diskOf, conflicted)) conflicted.add(d);
     }
-    return { byDevice, mountpoints, conflicted };
+    return { byDevice, mountpoints, filesystems, conflicted };
+  }
+
+  /**
+   * Drives holding a filesystem UUID that a drive of an earlier request in the appliance also
+   * holds: clones. Their fstab UUID=/LABEL= may resolve to the other copy (blkid picks one), so
+   * all copies but one are inspected again alone: the first whose filesystems all resolved onto
+   * its own drive (`conflicted` already holds the others). Drives of one request (compare of two
+   * copies) are not split: alone they would collide the same way.
+   */
+  async #cloneDisks(
+    b: Batch,
+    g: Guestfs,
+    own: Map<string, string[]>,
+    diskOf: (dev: string) => Promise<string[]>,
+    conflicted: ReadonlySet<string>,
+  ): Promise<string[]> {
+    const requestOf = new Map<string, number>();
+    for (const [n, r] of b.requests.entries()) {
+      for (const d of (r as Request & { devices?: string[] }).devices ?? []) requestOf.set(d, n);
+    }
+    const devices = [...new Set([...own.values()].flat())];
+    // btrfsvol:/dev/sda2/@ → /dev/sda2 (subvolumes share their filesystem's UUID).
+    const blockOf = (dev: string) => dev.replace(/^btrfsvol:(\/dev\/[^/]+)\/.*$/, '$1');
+    const uuids = await Promise.all(
+      devices.map(async (dev) => {
+        const uuid = await g.vfsUuid(blockOf(dev)).catch(() => '');
+        return { uuid, disks: await diskOf(dev).catch(() => [] as string[]) };
+      }),
+    );
+    /** UUID → the request that keeps the shared appliance (holds it first, resolved cleanly). */
+    const first = new Map<string, number>();
+    for (const { uuid, disks } of uuids) {
+      for (const d of disks) {
+        const n = requestOf.get(d);
+        if (!uuid || n === undefined || conflicted.has(d)) continue;
+        first.set(uuid, Math.min(first.get(uuid) ?? n, n));
+      }
+    }
+    const out: string[] = [];
+    for (const { uuid, disks } of uuids) {
+      for (const d of disks) {
+        const n = requestOf.get(d);
+        if (uuid && n !== undefined && n !== first.get(uuid)) out.push(d);
+      }
+    }
+    return out;
   }
 
   async #lvDisks(g: Guestfs, lv: string): Promise<string[]> {

@@ -8,7 +8,8 @@ import type { Guestfs } from '../../lib/guestfs.js';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Drive names script the fake: `os` → one root on partition 1; `bad` → the launch fails naming it;
- * `poison` → the launch fails without naming anything; `clone` → its fstab resolves to the first drive. */
+ * `poison` → the launch fails without naming anything; `clone` → its fstab resolves to the first drive;
+ * `twin` → the same filesystem UUIDs as the other twins, fstab resolved onto its own drive. */
 class FakeAppliance {
   static all: FakeAppliance[] = [];
   drives: string[] = [];
@@ -47,6 +48,14 @@ class FakeAppliance {
     // A clone's fstab UUID= resolves to the previous drive (libguestfs takes the first match).
     const clone = this.drives[i].includes('clone') && i > 0;
     return { '/': root, '/boot': clone ? `${this.dev(i - 1)}2` : `${this.dev(i)}2` };
+  }
+  async inspectGetFilesystems(root: string): Promise<string[]> {
+    return Object.values(await this.inspectGetMountpoints(root));
+  }
+  async vfsUuid(dev: string): Promise<string> {
+    const i = dev.charCodeAt(7) - 97;
+    const copy = /clone|twin/.exec(this.drives[i])?.[0];
+    return `${copy ?? this.drives[i]}-${dev.slice(8)}`;
   }
   async pvs(): Promise<string[]> {
     return [];
@@ -168,6 +177,30 @@ describe('appliance pool scheduling', () => {
     expect(first).toEqual({ '/': '/dev/sda1', '/boot': '/dev/sda2' });
     expect(second).toEqual({ '/': '/dev/sdb1', '/boot': '/dev/sdb2' });
     expect(FakeAppliance.all).toHaveLength(1);
+  });
+
+  it("moves a root's filesystems named by device onto its drive too", async () => {
+    const pool = makePool();
+    const fses = (p: string) => pool.run([{ path: p }], async (l) => l.filesystems((await l.roots())[0]));
+    const [first, second] = await Promise.all([fses('os-devname-1'), fses('os-devname-2')]);
+    expect(first).toEqual(['/dev/sda1', '/dev/sda2']);
+    expect(second).toEqual(['/dev/sdb1', '/dev/sdb2']);
+    expect(FakeAppliance.all).toHaveLength(1);
+  });
+
+  it('inspects the second copy alone when two drives hold the same filesystem UUIDs', async () => {
+    const pool = makePool();
+    const [, first, twin] = await Promise.all([
+      rootsOf(pool, 'os-a'),
+      rootsOf(pool, 'os-twin-1'),
+      rootsOf(pool, 'os-twin-2'),
+    ]);
+    expect(first.roots).toEqual(['/dev/sdb1']);
+    expect(twin).toEqual({ devices: ['/dev/sda'], roots: ['/dev/sda1'] });
+    expect(FakeAppliance.all.map((a) => a.drives)).toEqual([
+      ['os-a', 'os-twin-1', 'os-twin-2'],
+      ['os-twin-2'],
+    ]);
   });
 
   it('inspects a clone alone when its fstab resolves into another drive', async () => {

@@ -101,10 +101,9 @@ function sizeDevice(mountable: string): string {
 
 async function filesystemsOf(
   g: Guestfs,
-  root: string,
+  devices: readonly string[],
   alias: (d: string) => string,
 ): Promise<FilesystemInfo[]> {
-  const devices = await g.inspectGetFilesystems(root);
   // blkid gives type, UUID and label in one call (three vfs_* calls otherwise).
   const facts = await Promise.all(
     devices.map((d) =>
@@ -189,7 +188,8 @@ export async function collectReport(
   const [allOs, mountpoints, filesystems] = await Promise.all([
     Promise.all(siblings.map((r) => osInfo(g, r, alias))),
     lease ? lease.mountpoints(root) : g.inspectGetMountpoints(root),
-    filesystemsOf(g, root, alias),
+    // The lease's list: inspect_get_filesystems may name another job's drive (fstab /dev/sda, clones).
+    (lease ? lease.filesystems(root) : g.inspectGetFilesystems(root)).then((d) => filesystemsOf(g, d, alias)),
   ]);
   const os = allOs[siblings.indexOf(root)];
   check();
