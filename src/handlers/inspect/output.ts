@@ -1,10 +1,9 @@
 // Writing a report to `output.destination`: JSON or YAML, optionally gzip, confined to the allowed
 // roots and atomic (temp file + rename), so a reader never sees half a report.
-import { open, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { stringify as toYaml } from 'yaml';
+import { writeFileAtomic } from '../../transports/file/atomic.js';
 import { resolveAllowedPath } from '../../worker/paths.js';
 import type { OutputSpec } from './payload.js';
 
@@ -32,20 +31,7 @@ export async function writeReport(
   const text = serializeReport(report, output.format);
   // gzip runs on the libuv pool, not the JS thread.
   const data = output.compression === 'gzip' ? await gzipP(Buffer.from(text)) : Buffer.from(text);
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
-  const fh = await open(tmp, 'wx', 0o644);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
+  await writeFileAtomic(path, data);
   onWrite?.(data.length);
   return path;
 }
