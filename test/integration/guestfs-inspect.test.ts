@@ -3,29 +3,15 @@
 // kind makes a real call, events arrive during launch, and the addon's OpenSSL still hashes right
 // after libguestfs (which loads the system libcrypto) is running.
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256File } from '../../lib/checksum.js';
 import { Guestfs, GuestfsError, type InspectedRoot } from '../../lib/index.js';
 import { getFixtures, type Fixture } from '../fixtures/index.js';
+import { qemuChildren } from './qemu-children.js';
 
 const run = promisify(execFile);
 const TCG_ENV = { ...process.env, LIBGUESTFS_BACKEND: 'direct', LIBGUESTFS_BACKEND_SETTINGS: 'force_tcg' };
-
-/** qemu processes started by this test process (any thread): what a leak would leave behind. */
-function qemuChildren(): number[] {
-  const pids = readdirSync('/proc/self/task').flatMap((t) =>
-    readFileSync(`/proc/self/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number),
-  );
-  return pids.filter((p) => {
-    try {
-      return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('qemu');
-    } catch {
-      return false;
-    }
-  });
-}
 
 interface XmlApp {
   name: string;

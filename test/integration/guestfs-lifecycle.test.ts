@@ -1,23 +1,9 @@
 // Handle lifecycle against real appliances: parallel launches, kill() during launch and during
 // inspect_os, close() while a call runs, and a corrupt disk that must reject, never crash.
-import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Guestfs, GuestfsError } from '../../lib/index.js';
 import { getFixtures, type Fixture } from '../fixtures/index.js';
-
-/** qemu processes started by this test process (any thread). */
-function qemuChildren(): number[] {
-  const pids = readdirSync('/proc/self/task').flatMap((t) =>
-    readFileSync(`/proc/self/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number),
-  );
-  return pids.filter((p) => {
-    try {
-      return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('qemu');
-    } catch {
-      return false;
-    }
-  });
-}
+import { qemuChildren } from './qemu-children.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
