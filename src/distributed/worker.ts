@@ -20,11 +20,11 @@ import type {
   WorkerRegistration,
 } from '../protocol/schema.js';
 import { isTerminal } from '../protocol/schema.js';
-import { validateEnvelope } from '../protocol/validate.js';
 import type { JobRecord, JobStore } from '../store/types.js';
 import { shutdownReason } from '../worker/attempt.js';
 import { buildRegistration, CapabilityProbe, type FeatureProbe } from '../worker/capabilities.js';
 import { Executor, type Emit } from '../worker/executor.js';
+import { intakeEnvelope, validatePayload } from '../worker/intake.js';
 import type {
   CancelOutcome,
   HealthCheck,
@@ -495,24 +495,9 @@ export class RedisWorker extends EventEmitter<WorkerEvents> implements Worker {
 
   async submit(input: unknown, options: SubmitOptions = {}): Promise<SubmitResult> {
     this.requireRunning();
-    const { envelope, execution, warnings } = validateEnvelope(input);
-    const handler = this.registry.get(envelope.operation);
-    if (!handler) {
-      throw new WorkerError(
-        'UNSUPPORTED_OPERATION',
-        `Unsupported operation: ${envelope.operation} (supported: ${this.registry.operations().join(', ')})`,
-        { phase: 'validation', details: { operation: envelope.operation } },
-      );
-    }
-    if (!handler.payloadTypes.includes(envelope.payload.type)) {
-      throw new WorkerError(
-        'VALIDATION_ERROR',
-        `Invalid field value: payload.type - '${envelope.payload.type}' is not supported by ${envelope.operation} ` +
-          `(supported: ${handler.payloadTypes.join(', ')})`,
-        { phase: 'validation' },
-      );
-    }
-    handler.validate(envelope.payload.data, envelope);
+    const intake = intakeEnvelope(input, this.registry);
+    const { envelope, execution, warnings, handler } = intake;
+    validatePayload(intake);
     const pool = envelope.routing?.worker_pool || this.config.pool;
     const queue = this.queue(pool);
     for (const w of warnings) this.logger.warn({ job_id: envelope.job_id }, w);

@@ -16,13 +16,13 @@ import type {
   WorkerState,
 } from '../protocol/schema.js';
 import { isTerminal } from '../protocol/schema.js';
-import { validateEnvelope } from '../protocol/validate.js';
 import { SqliteStore } from '../store/sqlite.js';
 import type { JobRecord, JobStore } from '../store/types.js';
 import { closeSharedAppliancePoolIfIdle, sharedAppliancePoolStatus } from '../../lib/appliance.js';
 import { shutdownReason } from './attempt.js';
 import { buildRegistration, CapabilityProbe, checkConstraints, type FeatureProbe } from './capabilities.js';
 import { Executor } from './executor.js';
+import { intakeEnvelope, validatePayload } from './intake.js';
 import { LocalScheduler } from './scheduler.js';
 import type {
   CancelOutcome,
@@ -287,23 +287,8 @@ export class LocalWorker extends EventEmitter<WorkerEvents> implements Worker {
 
   async submit(input: unknown, options: SubmitOptions = {}): Promise<SubmitResult> {
     this.requireRunning();
-    const { envelope, execution, warnings } = validateEnvelope(input);
-    const handler = this.registry.get(envelope.operation);
-    if (!handler) {
-      throw new WorkerError(
-        'UNSUPPORTED_OPERATION',
-        `Unsupported operation: ${envelope.operation} (this worker supports: ${this.registry.operations().join(', ')})`,
-        { phase: 'validation', details: { operation: envelope.operation } },
-      );
-    }
-    if (!handler.payloadTypes.includes(envelope.payload.type)) {
-      throw new WorkerError(
-        'VALIDATION_ERROR',
-        `Invalid field value: payload.type - '${envelope.payload.type}' is not supported by ${envelope.operation} ` +
-          `(supported: ${handler.payloadTypes.join(', ')})`,
-        { phase: 'validation' },
-      );
-    }
+    const intake = intakeEnvelope(input, this.registry);
+    const { envelope, execution, warnings, handler } = intake;
     const caps = await this.capabilitySnapshot();
     // Without constraints, routing or handler requirements there is nothing to compare.
     if (envelope.constraints || envelope.routing?.worker_pool || handler.requires?.length) {
@@ -326,15 +311,7 @@ export class LocalWorker extends EventEmitter<WorkerEvents> implements Worker {
       }
       this.snapshot = undefined; // available again: the snapshot is out of date
     }
-    try {
-      handler.validate(envelope.payload.data, envelope);
-    } catch (err) {
-      if (err instanceof WorkerError) throw err;
-      // A validate() that crashes still refuses the job as invalid rather than failing the request.
-      throw new WorkerError('VALIDATION_ERROR', `Invalid payload for ${envelope.operation}: ${String(err)}`, {
-        phase: 'validation',
-      });
-    }
+    validatePayload(intake);
     for (const w of warnings) this.logger.warn({ job_id: envelope.job_id }, w);
 
     const now = Date.now();
