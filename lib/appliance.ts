@@ -7,6 +7,7 @@ import { resolve as resolvePath } from 'node:path';
 import { promisify } from 'node:util';
 import { pino, type Logger } from 'pino';
 import { WorkerError, type ProtocolErrorCode } from '../src/protocol/errors.js';
+import { ReservationBook, sameDrives, type Reservation } from './appliance-reservations.js';
 import { Guestfs, type GuestfsOptions } from './guestfs.js';
 
 /** One disk a job needs in the appliance. */
@@ -68,7 +69,14 @@ export interface RunOptions {
   onStage?(stage: ApplianceStage): void;
   /** Refuse drives whose virtual size is larger (VALIDATION_ERROR) before anything launches. */
   maxVirtualSizeBytes?: number;
+  /** The key of this job's {@link AppliancePool.reserve} reservation: its drives may already be up. */
+  reservation?: string;
 }
+
+export type ReserveOptions = Pick<RunOptions, 'group' | 'shareable' | 'maxVirtualSizeBytes'> & {
+  /** Aborting it releases the reservation (the job left the queue without running). */
+  signal?: AbortSignal;
+};
 
 export interface AppliancePoolOptions {
   /** Drives per appliance (default 8). */
@@ -77,6 +85,11 @@ export interface AppliancePoolOptions {
   maxAppliances?: number;
   /** How long a new batch waits for more requests before launching (default 300 ms). */
   batchWindowMs?: number;
+  /**
+   * How long an appliance with no work left waits for reserved jobs to claim their drives
+   * (default 2000 ms, see the constructor). It yields its slot at once when a batch waits for one.
+   */
+  reservationLingerMs?: number;
   /** False: every request gets an appliance of its own (untrusted tenants). Default true. */
   sharing?: boolean;
   /** Handle options for every appliance (backend, memsize…). */
@@ -99,6 +112,8 @@ export interface AppliancePoolStatus {
   running: number;
   launches: number;
   launchFailures: number;
+  /** Drives of pending jobs attached to those appliances, waiting for their job to claim them. */
+  reserved: number;
 }
 
 /** Formats an appliance may be given (qemu names); `img` in job payloads means raw. */
@@ -262,6 +277,8 @@ interface Request {
   lease: AbortController;
   settled: boolean;
   batch: Batch | undefined;
+  /** The reservation whose drives (already in the appliance) this request took over. */
+  claimed?: Reservation<Batch>;
   resolve(value: unknown): void;
   reject(err: unknown): void;
   detach(): void;
@@ -292,6 +309,10 @@ interface Batch {
   /** True while a lease callback runs (they run one at a time). */
   busy: boolean;
   killed: boolean;
+  /** Drives added at launch (requests' and reservations'). */
+  attached: number;
+  /** Set while the appliance, its work done, waits for reserved jobs (see #idle). */
+  linger: NodeJS.Timeout | undefined;
 }
 
 /** Thrown inside a lease when its drive must be inspected in an appliance of its own. */
@@ -321,12 +342,14 @@ export class AppliancePool {
   readonly maxDrivesPerAppliance: number;
   readonly maxAppliances: number;
   readonly batchWindowMs: number;
+  readonly reservationLingerMs: number;
   readonly sharing: boolean;
   readonly #guestfsOptions: GuestfsOptions;
   readonly #createHandle: (options: GuestfsOptions) => Guestfs;
   readonly #probe: (drive: DriveRequest) => Promise<ProbedDrive>;
   readonly #log: Logger;
   readonly #batches = new Set<Batch>();
+  readonly #book = new ReservationBook<Batch>();
   #nextId = 1;
   #launches = 0;
   #launchFailures = 0;
@@ -337,6 +360,12 @@ export class AppliancePool {
     this.maxDrivesPerAppliance = Math.max(1, options.maxDrivesPerAppliance ?? 8);
     this.maxAppliances = Math.max(1, options.maxAppliances ?? availableParallelism());
     this.batchWindowMs = Math.max(0, options.batchWindowMs ?? 300);
+    // A reserved job starts within milliseconds of a worker slot freeing, but then writes the
+    // finished job's result (fsync), resolves its path and runs qemu-img info/check: process
+    // spawns that take 0.1-0.5 s on cores saturated by TCG. 2 s covers that with a margin and is
+    // a fifth of the launch a miss costs; an appliance lingering in vain only keeps a slot that
+    // nothing else waits for (it yields at once when a batch waits, see #pump).
+    this.reservationLingerMs = Math.max(0, options.reservationLingerMs ?? 2000);
     this.sharing = options.sharing ?? true;
     this.#guestfsOptions = options.guestfs ?? {};
     this.#createHandle = options.createHandle ?? ((o) => new Guestfs(o));
@@ -358,6 +387,9 @@ export class AppliancePool {
     if (this.#closed) throw new ApplianceError('APPLIANCE_ERROR', 'The appliance pool is closed');
     if (drives.length === 0) throw new ApplianceError('APPLIANCE_ERROR', 'run() needs at least one drive');
     options.signal?.throwIfAborted();
+    // The job runs now: a reservation no appliance holds yet is no use any more.
+    const key = options.reservation;
+    if (key !== undefined && !this.#book.get(key)?.holder) this.#book.take(key);
     const probed = await Promise.all(drives.map((d) => this.#probe(d)));
     options.signal?.throwIfAborted();
     for (const d of probed) {
@@ -415,8 +447,51 @@ export class AppliancePool {
       };
       const onAbort = () => this.#drop(req, abortReason(signal!));
       signal?.addEventListener('abort', onAbort, { once: true });
-      this.#enqueue(req);
+      if (!this.#claim(req, key)) this.#enqueue(req);
     });
+  }
+
+  /**
+   * Holds `drives` for a job that will call run() later (pending in a worker's queue): the next
+   * launch of its group with room attaches them, so that run() (with `reservation: key`) is
+   * served by that appliance without a launch of its own. Best effort: false when the drives
+   * cannot be reserved (probe failure, too large, not shareable) — run() then reports why.
+   * Ends with {@link release}, the signal, the job's run(), or unclaimed after the linger time.
+   */
+  async reserve(key: string, drives: DriveRequest[], options: ReserveOptions = {}): Promise<boolean> {
+    const { signal } = options;
+    if (this.#closed || !this.sharing || options.shareable === false || drives.length === 0) return false;
+    if (signal?.aborted) return false;
+    const token = this.#book.begin(key);
+    const onAbort = () => {
+      if (this.#book.tokenOf(key) === token) this.release(key);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const probed = await Promise.all(drives.map((d) => this.#probe(d)));
+      const limit = options.maxVirtualSizeBytes ?? Number.POSITIVE_INFINITY;
+      if (probed.some((d) => d.virtualSizeBytes > limit || d.virtualSizeBytes === 0)) {
+        if (this.#book.tokenOf(key) === token) this.#book.take(key);
+        return false;
+      }
+      return this.#book.add(token, key, probed, options.group ?? 'default');
+    } catch {
+      if (this.#book.tokenOf(key) === token) this.#book.take(key);
+      return false;
+    }
+  }
+
+  /** The job of `key` will not run (cancelled, gone from the queue): its reservation ends. */
+  release(key: string): void {
+    const res = this.#book.take(key);
+    const b = res?.holder;
+    if (!b || this.#book.of(b).length > 0 || b.requests.some((r) => !r.settled)) return;
+    // It was the appliance's last reason to live.
+    if (b.linger) void this.#endLinger(b);
+    else if (b.state === 'launching' && b.guestfs && !b.killed) {
+      b.killed = true;
+      b.guestfs.kill();
+    }
   }
 
   status(): AppliancePoolStatus {
@@ -424,14 +499,16 @@ export class AppliancePool {
     let drives = 0;
     let queued = 0;
     let running = 0;
+    let reserved = 0;
     for (const b of this.#batches) {
       const live = b.requests.filter((r) => !r.settled);
       if (b.state === 'collecting' || b.state === 'waiting') {
         queued += live.length;
       } else {
         appliances++;
-        drives += driveCount(b.requests);
+        drives += b.attached;
         running += live.length;
+        reserved += this.#book.of(b).reduce((n, res) => n + res.drives.length, 0);
       }
     }
     return {
@@ -441,6 +518,7 @@ export class AppliancePool {
       running,
       launches: this.#launches,
       launchFailures: this.#launchFailures,
+      reserved,
     };
   }
 
@@ -448,9 +526,11 @@ export class AppliancePool {
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#pumpTimer);
+    this.#book.clear();
     const closing: Promise<void>[] = [];
     for (const b of [...this.#batches]) {
       clearTimeout(b.timer);
+      clearTimeout(b.linger);
       const err = new ApplianceError('APPLIANCE_ERROR', 'The appliance pool was closed (worker stopping)', {
         recoverable: true,
       });
@@ -509,6 +589,8 @@ export class AppliancePool {
       roots: undefined,
       busy: false,
       killed: false,
+      attached: 0,
+      linger: undefined,
     };
     for (const r of requests) r.batch = b;
     this.#batches.add(b);
@@ -531,11 +613,16 @@ export class AppliancePool {
       ).length;
       const waiting = [...this.#batches].filter((b) => b.state === 'waiting');
       const free = this.maxAppliances - active;
+      if (free <= 0 && waiting.length > 0) {
+        // A batch needs a slot: appliances lingering for reserved jobs give theirs up.
+        for (const b of this.#batches) if (b.linger) void this.#endLinger(b);
+      }
       if (free <= 0 || waiting.length === 0) return;
       const next = waiting[0];
       // Idle slots are wasted cores: spread one big batch over them (drives in different
       // appliances are inspected in parallel; the launches overlap too).
       const parts = Math.min(free - (waiting.length - 1), next.requests.length);
+      const launching = [next];
       if (parts > 1 && next.shareable) {
         const groups: Request[][] = Array.from({ length: parts }, () => []);
         for (const r of next.requests) {
@@ -545,31 +632,127 @@ export class AppliancePool {
         for (const g of groups.slice(1)) {
           const b = this.#newBatch(next.group, true, g);
           b.state = 'launching';
-          void this.#launch(b);
+          launching.push(b);
         }
       }
       next.state = 'launching';
-      void this.#launch(next);
+      this.#attachReserved(launching);
+      for (const b of launching) void this.#launch(b);
     }
+  }
+
+  /** Fills the room left in appliances about to launch with reserved drives: oldest first, evenly. */
+  #attachReserved(batches: Batch[]): void {
+    const open = batches.filter((b) => b.shareable);
+    if (open.length === 0) return;
+    const load = new Map(open.map((b) => [b, driveCount(b.requests)]));
+    for (const res of this.#book.waiting(open[0].group)) {
+      const fits = open.filter((b) => load.get(b)! + res.drives.length <= this.maxDrivesPerAppliance);
+      if (fits.length === 0) continue;
+      const b = fits.reduce((min, x) => (load.get(x)! < load.get(min)! ? x : min));
+      res.holder = b;
+      load.set(b, load.get(b)! + res.drives.length);
+    }
+  }
+
+  /** run() of a job whose drives a live appliance already holds: it joins that appliance's queue. */
+  #claim(req: Request, key: string | undefined): boolean {
+    const live = (b: Batch) => (b.state === 'launching' || b.state === 'running') && !b.killed;
+    const fits = (res: Reservation<Batch>) =>
+      res.holder !== undefined &&
+      live(res.holder) &&
+      res.group === req.group &&
+      sameDrives(res.drives, req.drives);
+    let res = key === undefined ? undefined : this.#book.get(key);
+    if (res && (!req.shareable || !fits(res))) {
+      this.release(res.key);
+      res = undefined;
+    }
+    if (!req.shareable) return false;
+    res ??= this.#book.find(req.drives, req.group, live);
+    if (!res) return false;
+    this.#book.take(res.key);
+    const b = res.holder!;
+    req.claimed = res;
+    req.batch = b;
+    if (res.devices) (req as Request & { devices?: string[] }).devices = res.devices;
+    b.requests.push(req);
+    if (b.state === 'launching') {
+      req.onStage?.('launching');
+    } else {
+      req.onStage?.('ready');
+      if (b.linger) {
+        clearTimeout(b.linger);
+        b.linger = undefined;
+        void this.#serve(b);
+      }
+    }
+    return true;
+  }
+
+  /** A settled stand-in for a reservation among the appliance's requests: never served or waited for. */
+  #placeholder(res: Reservation<Batch>, b: Batch): Request {
+    const none = () => undefined;
+    return {
+      id: this.#nextId++,
+      drives: [...res.drives],
+      fn: async () => undefined,
+      group: res.group,
+      shareable: true,
+      solo: false,
+      signal: undefined,
+      onStage: undefined,
+      lease: new AbortController(),
+      settled: true,
+      batch: b,
+      resolve: none,
+      reject: none,
+      detach: none,
+    };
+  }
+
+  /** Its work done: the appliance closes, or lingers a while for reserved jobs still to come. */
+  async #idle(b: Batch): Promise<void> {
+    const all = [...this.#batches];
+    const slotWanted =
+      all.some((x) => x.state === 'waiting') &&
+      all.filter((x) => x.state === 'launching' || x.state === 'running').length >= this.maxAppliances;
+    if (b.killed || this.#closed || slotWanted || this.#book.of(b).length === 0) return this.#endLinger(b);
+    b.linger = setTimeout(() => void this.#endLinger(b), this.reservationLingerMs);
+  }
+
+  /** Unclaimed reservations become void (their jobs launch as usual later); the appliance closes. */
+  #endLinger(b: Batch): Promise<void> {
+    clearTimeout(b.linger);
+    b.linger = undefined;
+    for (const res of this.#book.of(b)) this.#book.take(res.key);
+    return this.#finish(b);
   }
 
   // -- appliance life
 
   async #launch(b: Batch): Promise<void> {
     const live = b.requests.filter((r) => !r.settled);
-    b.requests = live;
+    const reserved = this.#book.of(b);
     if (live.length === 0) {
+      for (const res of reserved) res.holder = undefined; // back to waiting for a launch
+      b.requests = live;
       this.#batches.delete(b);
       this.#pump();
       return;
     }
+    // Reserved drives come after the requests' drives; their settled stand-ins keep the device
+    // mapping, and #mapRoots' view of what shares the appliance, right.
+    const attached = [...live, ...reserved.map((res) => this.#placeholder(res, b))];
+    b.requests = [...attached];
+    b.attached = driveCount(attached);
     for (const r of live) r.onStage?.('launching');
     const started = performance.now();
     const g = this.#createHandle(this.#guestfsOptions);
     b.guestfs = g;
     this.#launches++;
     try {
-      for (const r of live) {
+      for (const r of attached) {
         for (const d of r.drives) {
           await g.addDrive(d.path, { readonly: d.readonly, format: d.format });
         }
@@ -577,17 +760,25 @@ export class AppliancePool {
       await g.launch();
       const devices = await g.listDevices();
       let i = 0;
-      for (const r of live) {
+      for (const r of attached) {
         const mine = devices.slice(i, i + r.drives.length);
         i += r.drives.length;
         (r as Request & { devices?: string[] }).devices = mine;
+      }
+      for (const [n, res] of reserved.entries()) {
+        res.devices = (attached[live.length + n] as Request & { devices?: string[] }).devices;
+      }
+      for (const r of b.requests) {
+        // Claimed while launching (a claim re-queued alone is mapped above, as it launched anew).
+        if (r.claimed && !attached.includes(r))
+          (r as Request & { devices?: string[] }).devices = r.claimed.devices;
       }
     } catch (err) {
       this.#launchFailures++;
       await g.close().catch(() => undefined);
       b.guestfs = undefined;
       this.#batches.delete(b);
-      this.#launchFailed(b, err);
+      this.#reservedLaunchFailed(b, reserved, err);
       this.#pump();
       return;
     }
@@ -602,11 +793,34 @@ export class AppliancePool {
     );
     b.state = 'running';
     if (b.requests.every((r) => r.settled)) {
-      await this.#finish(b);
+      await this.#idle(b);
       return;
     }
     for (const r of b.requests) if (!r.settled) r.onStage?.('ready');
     await this.#serve(b);
+  }
+
+  /**
+   * A launch with reserved drives failed: they are void (their jobs get their own verdict when
+   * they run); claims are requests like the others. When qemu named none of the requests' drives,
+   * a reserved one may be to blame: the requests try again together, without it.
+   */
+  #reservedLaunchFailed(b: Batch, reserved: Reservation<Batch>[], err: unknown): void {
+    for (const res of reserved) if (this.#book.get(res.key) === res) this.#book.take(res.key);
+    for (const r of b.requests) r.claimed = undefined;
+    const message = err instanceof Error ? err.message : String(err);
+    const live = b.requests.filter((r) => !r.settled);
+    const named = live.some((r) => r.drives.some((d) => message.includes(d.path)));
+    const killed = b.killed || (err as { code?: string }).code === 'EKILLED';
+    if (reserved.length === 0 || killed || named || live.length === 0) {
+      this.#launchFailed(b, err);
+      return;
+    }
+    this.#log.warn(
+      { batch: b.id, err: message },
+      'launch with reserved drives failed; retrying without them',
+    );
+    this.#newBatch(b.group, b.shareable, live).state = 'waiting';
   }
 
   /** A shared launch failed: blame the drive qemu named, retry the others; else split them up. */
@@ -691,7 +905,7 @@ export class AppliancePool {
       // umount_all between tenants: nothing a lease mounted stays visible to the next.
       await g.umountAll().catch(() => undefined);
     }
-    await this.#finish(b);
+    await this.#idle(b);
   }
 
   #lease(b: Batch, r: Request, g: Guestfs, devices: string[]): ApplianceLease & { soloNeeded: boolean } {
@@ -880,7 +1094,7 @@ export class AppliancePool {
       }
       return;
     }
-    if (b.requests.every((r) => r.settled) && b.guestfs && !b.killed) {
+    if (b.requests.every((r) => r.settled) && this.#book.of(b).length === 0 && b.guestfs && !b.killed) {
       b.killed = true;
       this.#log.info({ batch: b.id }, 'last request of the appliance left; killing it');
       b.guestfs.kill();
@@ -925,12 +1139,17 @@ function envNumber(name: string): number | undefined {
   return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
 }
 
-/** Environment overrides: GUESTKIT_APPLIANCE_DRIVES, GUESTKIT_APPLIANCES, GUESTKIT_APPLIANCE_BATCH_MS, GUESTKIT_APPLIANCE_SHARING=0. */
+/**
+ * Environment overrides: GUESTKIT_APPLIANCE_DRIVES, GUESTKIT_APPLIANCES, GUESTKIT_APPLIANCE_BATCH_MS,
+ * GUESTKIT_APPLIANCE_LINGER_MS, GUESTKIT_APPLIANCE_SHARING=0.
+ */
 function envPoolOptions(): AppliancePoolOptions {
   const o: AppliancePoolOptions = {};
   const drives = envNumber('GUESTKIT_APPLIANCE_DRIVES');
   const appliances = envNumber('GUESTKIT_APPLIANCES');
   const windowMs = envNumber('GUESTKIT_APPLIANCE_BATCH_MS');
+  const lingerMs = envNumber('GUESTKIT_APPLIANCE_LINGER_MS');
+  if (lingerMs !== undefined) o.reservationLingerMs = lingerMs;
   if (drives !== undefined) o.maxDrivesPerAppliance = drives;
   if (appliances !== undefined) o.maxAppliances = appliances;
   if (windowMs !== undefined) o.batchWindowMs = windowMs;
