@@ -27,6 +27,16 @@ export interface HandlerContext<TData = unknown> {
   metrics: HandlerMetrics;
 }
 
+export interface ReserveContext<TData = unknown> {
+  jobId: string;
+  job: JobEnvelope;
+  /** The payload data as returned by the handler's `validate`. */
+  data: TData;
+  config: Readonly<WorkerConfig>;
+  /** Aborted when the job leaves the queue without running (cancel, worker stop) or has run. */
+  signal: AbortSignal;
+}
+
 export interface HandlerResult {
   /** Result document `data`. */
   data: unknown;
@@ -47,6 +57,13 @@ export interface JobHandler<TData = unknown> {
    */
   validate(data: unknown, job: JobEnvelope): TData;
   run(ctx: HandlerContext<TData>): Promise<HandlerResult>;
+  /**
+   * Optional, local worker only: the job passed intake and waits in the queue. A handler may
+   * prepare for it (disk handlers reserve its drives in the appliance pool, so the launch about
+   * to be made attaches them). Best effort: must not throw for a bad payload (the run reports
+   * that); whatever it holds ends when `ctx.signal` aborts or the job runs.
+   */
+  reserve?(ctx: ReserveContext<TData>): Promise<void>;
   /**
    * Whether the tools it needs exist on this machine (qemu-img, libguestfs). Cached by the
    * handler; an unavailable handler is left out of the capabilities and refuses submissions.

@@ -23,6 +23,7 @@ import { shutdownReason } from './attempt.js';
 import { buildRegistration, CapabilityProbe, checkConstraints, type FeatureProbe } from './capabilities.js';
 import { Executor } from './executor.js';
 import { intakeEnvelope, validatePayload } from './intake.js';
+import { QueueReservations } from './reservations.js';
 import { LocalScheduler } from './scheduler.js';
 import type {
   CancelOutcome,
@@ -103,6 +104,8 @@ export class LocalWorker extends EventEmitter<WorkerEvents> implements Worker {
   private readonly probe: CapabilityProbe;
   private readonly executor: Executor;
   private readonly scheduler: LocalScheduler;
+  /** Queued jobs' handlers prepare for them (disk jobs' drives join the next appliance launch). */
+  private readonly reservations: QueueReservations;
   private readonly healthChecks: Record<string, () => Promise<HealthCheck>>;
   private currentState: WorkerState = 'offline';
   private startedAt = 0;
@@ -132,6 +135,11 @@ export class LocalWorker extends EventEmitter<WorkerEvents> implements Worker {
       logger: this.logger,
       // Typed at the Emit boundary; EventEmitter's own generic cannot see through the spread.
       emit: (event, ...args) => (this.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args),
+    });
+    this.reservations = new QueueReservations({
+      registry: this.registry,
+      config: this.config,
+      logger: this.logger,
     });
     this.scheduler = new LocalScheduler({
       maxConcurrent: config.maxConcurrent,
@@ -194,6 +202,7 @@ export class LocalWorker extends EventEmitter<WorkerEvents> implements Worker {
           seq: job.seq,
           not_before: job.not_before,
         });
+        if (this.scheduler.has(job.job_id)) this.reservations.hold(job);
         added++;
       }
       if (batch.length < 10_000 || added === 0) break;
@@ -233,6 +242,7 @@ export class LocalWorker extends EventEmitter<WorkerEvents> implements Worker {
     if (this.starting) await this.starting.catch(() => undefined);
     this.setState('draining');
     this.scheduler.pause();
+    this.reservations.releaseAll(); // nothing queued starts here any more
     clearInterval(this.retentionTimer);
     const active = this.scheduler.active;
     if (active > 0) {
@@ -261,6 +271,7 @@ export class LocalWorker extends EventEmitter<WorkerEvents> implements Worker {
 
   private async runEntry(jobId: string): Promise<void> {
     const outcome = await this.executor.execute(jobId);
+    this.reservations.release(jobId); // its run claimed it, or never will
     if (outcome.kind === 'requeued' && outcome.reason === 'retry' && this.currentState !== 'draining') {
       const j = outcome.job;
       this.executor.remember(j);
@@ -270,6 +281,7 @@ export class LocalWorker extends EventEmitter<WorkerEvents> implements Worker {
         seq: j.seq,
         not_before: j.not_before,
       });
+      if (this.scheduler.has(j.job_id)) this.reservations.hold(j);
     }
   }
 
@@ -346,6 +358,8 @@ export class LocalWorker extends EventEmitter<WorkerEvents> implements Worker {
           seq: job.seq,
           not_before: null,
         });
+        // Still queued (all slots busy): its drives may join the launch the running jobs make.
+        if (this.scheduler.has(job.job_id)) this.reservations.hold(job);
         this.logger.debug(
           { job_id: job.job_id, source: options.source, origin: options.origin },
           'job accepted',
@@ -403,6 +417,7 @@ export class LocalWorker extends EventEmitter<WorkerEvents> implements Worker {
       const done = await this.executor.finishWithout(job, ['pending', 'assigned'], 'cancelled', error);
       if (done) {
         this.scheduler.remove(jobId);
+        this.reservations.release(jobId);
         return { outcome: 'cancelled', job_id: jobId, status: 'cancelled' };
       }
       return this.cancel(jobId); // it moved meanwhile (started or finished): decide again

@@ -6,7 +6,7 @@ import type { Guestfs } from '../../../lib/guestfs.js';
 import { collectReport, withMounts } from '../inspect/collect.js';
 import type { InspectionReport } from '../inspect/report.js';
 import { resolveAllowedPath } from '../../worker/paths.js';
-import { withImages } from '../inspect/attach.js';
+import { reserveImages, withImages } from '../inspect/attach.js';
 import { noOperatingSystem } from '../inspect/index.js';
 import { writeReport } from '../inspect/output.js';
 import type { ImageInfo } from '../inspect/report.js';
@@ -206,5 +206,6 @@ export const compareHandler: JobHandler<CompareRequest> = {
   payloadTypes: ['guestkit.compare.v1'],
   description: 'Differences between two disk images: OS, packages, services, users, /etc files',
   validate: (data) => validateComparePayload(data),
+  reserve: reserveImages((d) => ({ images: [d.baseline, d.target], isolated: d.isolated })),
   run,
 };

@@ -4,9 +4,11 @@
 import { getSharedAppliancePool, type ApplianceLease, type AppliancePool } from '../../../lib/appliance.js';
 import { verifyFile } from '../../../lib/checksum.js';
 import { GuestfsError } from '../../../lib/guestfs.js';
+import type { WorkerConfig } from '../../config.js';
 import { HandlerError, WorkerError } from '../../protocol/errors.js';
+import type { JobEnvelope } from '../../protocol/schema.js';
 import { resolveAllowedPath } from '../../worker/paths.js';
-import type { HandlerContext } from '../types.js';
+import type { HandlerContext, ReserveContext } from '../types.js';
 import type { ImageSpec } from './payload.js';
 import type { ImageInfo } from './report.js';
 
@@ -23,6 +25,46 @@ let poolOverride: AppliancePool | undefined;
 /** Makes handlers use `pool` instead of the shared one (CLI, benchmarks); undefined restores it. */
 export function useAppliancePool(pool: AppliancePool | undefined): void {
   poolOverride = pool;
+}
+
+/** Which jobs may share an appliance (pool/namespace) and the largest disk a job accepts. */
+function poolScope(job: JobEnvelope, config: Readonly<WorkerConfig>) {
+  const ns = job.metadata?.namespace ?? 'default';
+  return {
+    group: `${config.pool}/${ns}`,
+    maxVirtualSizeBytes:
+      Math.min(config.maxDiskSizeGb, job.constraints?.maximum_disk_size_gb ?? Infinity) * 1024 ** 3,
+  };
+}
+
+/**
+ * The disk handlers' `reserve` hook: a pending job's images, resolved and confined like
+ * withImages does, are reserved in the pool so the launch about to be made attaches them and the
+ * job's withImages finds them up. Anything that would fail (path not allowed, probe) reserves
+ * nothing: the job reports it when it runs.
+ */
+export function reserveImages<T>(
+  pick: (data: T) => { images: readonly ImageSpec[]; isolated: boolean },
+): (ctx: ReserveContext<T>) => Promise<void> {
+  return async (ctx) => {
+    const { images, isolated } = pick(ctx.data);
+    if (isolated) return;
+    let real: string[];
+    try {
+      real = await Promise.all(
+        images.map((img) => resolveAllowedPath(img.path, ctx.config.allowedRoots, { kind: 'file' })),
+      );
+    } catch {
+      return;
+    }
+    if (ctx.signal.aborted) return;
+    const pool = poolOverride ?? getSharedAppliancePool();
+    await pool.reserve(
+      ctx.jobId,
+      real.map((path, i) => ({ path, format: images[i].format, readonly: true })),
+      { ...poolScope(ctx.job, ctx.config), signal: ctx.signal },
+    );
+  };
 }
 
 /** A failure inside the appliance as a job error (qemu died, a call failed, the handle was killed). */
@@ -96,7 +138,6 @@ export async function withImages<T>(
       throw ctx.signal.aborted ? ctx.signal.reason : err;
     });
     const pool = options.pool ?? poolOverride ?? getSharedAppliancePool();
-    const ns = ctx.job.metadata?.namespace ?? 'default';
     const inspected = pool.run(
       real.map((path, i) => ({ path, format: images[i].format, readonly: true })),
       async (lease) => {
@@ -115,11 +156,9 @@ export async function withImages<T>(
       },
       {
         signal: work.signal,
-        group: `${ctx.config.pool}/${ns}`,
+        ...poolScope(ctx.job, ctx.config),
         shareable: !options.isolated,
-        maxVirtualSizeBytes:
-          Math.min(ctx.config.maxDiskSizeGb, ctx.job.constraints?.maximum_disk_size_gb ?? Infinity) *
-          1024 ** 3,
+        reservation: ctx.jobId,
         onStage: (stage) => {
           if (stage === 'queued') ctx.progress('disk_attach', 12, 'Waiting for an appliance');
           else if (stage === 'launching')

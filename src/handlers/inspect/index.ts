@@ -3,7 +3,7 @@
 import { HandlerError } from '../../protocol/errors.js';
 import { resolveAllowedPath } from '../../worker/paths.js';
 import type { HandlerContext, HandlerResult, JobHandler } from '../types.js';
-import { withImages } from './attach.js';
+import { reserveImages, withImages } from './attach.js';
 import { collectReport } from './collect.js';
 import { validateInspectPayload, type InspectPayload } from './payload.js';
 import type { InspectionReport, InspectResultData, InspectSummary } from './report.js';
@@ -89,5 +89,6 @@ export const inspectHandler: JobHandler<InspectPayload> = {
   payloadTypes: ['guestkit.inspect.v1'],
   description: 'Inspects a disk image: OS, packages, services, users, network, security, storage',
   validate: (data) => validateInspectPayload(data),
+  reserve: reserveImages((d) => ({ images: [d.image], isolated: d.isolated })),
   run,
 };

@@ -3,7 +3,7 @@
 // JS side (pure, cheap). fail_on_critical fails the job after the report is written.
 import { HandlerError } from '../../protocol/errors.js';
 import { resolveAllowedPath } from '../../worker/paths.js';
-import { withImages } from '../inspect/attach.js';
+import { reserveImages, withImages } from '../inspect/attach.js';
 import { collectReport } from '../inspect/collect.js';
 import { noOperatingSystem } from '../inspect/index.js';
 import { writeReport } from '../inspect/output.js';
@@ -112,5 +112,6 @@ export const profileHandler: JobHandler<ProfileRequest> = {
   payloadTypes: ['guestkit.profile.v1'],
   description: 'Security, compliance, hardening, performance and migration checks of a disk image',
   validate: (data) => validateProfilePayload(data),
+  reserve: reserveImages((d) => ({ images: [d.image], isolated: d.isolated })),
   run,
 };
