@@ -89,7 +89,9 @@ async function libguestfsCheck(): Promise<HealthCheck> {
     // What the appliance pool is doing, once a disk job created it (readiness at a glance).
     const pool = sharedAppliancePoolStatus();
     if (!pool) return { status: 'ok' };
-    const message = `appliances ${pool.appliances} up, ${pool.drives} drives, ${pool.running} running, ${pool.queued} queued`;
+    const message =
+      `appliances ${pool.appliances} up, ${pool.drives} drives, ${pool.running} running, ` +
+      `${pool.queued} queued, ${pool.reserved} reserved`;
     return { status: 'ok', message };
   } catch (err) {
     return { status: 'error', message: `native addon unavailable: ${(err as Error).message}` };
