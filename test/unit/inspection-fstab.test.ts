@@ -263,9 +263,9 @@ LABEL=boot /boot ext4 defaults 0 2
     expect(resolve('# nothing here\n')).toEqual([]);
   });
 
-  // Divergences from libguestfs 1.48.6, observed with guestfish on a scratch disk
-  // (inspect-get-filesystems / inspect-get-mountpoints), reported rather than fixed here.
-  describe('libguestfs 1.48 parity (known failures, see report)', () => {
+  // What libguestfs 1.48.6 does, observed with guestfish on a scratch disk
+  // (inspect-get-filesystems / inspect-get-mountpoints): found by these tests, then fixed.
+  describe('libguestfs 1.48 parity', () => {
     const withPartTags = () =>
       context({
         blocks: context().blocks.map((b) =>

@@ -202,7 +202,7 @@ describe('parseDpkgStatus', () => {
   });
 
   // libguestfs reads the file with fgets: a final "Version: 9.9-1\n" line is not followed by an
-  // empty line, so "unterminated" never reaches add_application. Known failure, see report.
+  // empty line, so "unterminated" never reaches add_application.
   it('drops a last stanza that ends in a single newline, like libguestfs', () => {
     expect(byName('unterminated')).toBe(undefined);
   });
