@@ -84,6 +84,8 @@ function makePool(opts: { appliances?: number; drives?: number; windowMs?: numbe
     maxDrivesPerAppliance: opts.drives ?? 8,
     batchWindowMs: opts.windowMs ?? 20,
     createHandle: () => new FakeAppliance(opts.launchMs ?? 30) as unknown as Guestfs,
+    // The fakes script inspect_os' answers; the fast inspection has tests of its own.
+    fastInspection: false,
     probe,
   });
 }

@@ -79,6 +79,8 @@ function makePool(opts: { appliances?: number; lingerMs?: number; launchMs?: num
     batchWindowMs: 20,
     reservationLingerMs: opts.lingerMs ?? 150,
     createHandle: () => new FakeAppliance(opts.launchMs ?? 30) as unknown as Guestfs,
+    // The fakes script inspect_os' answers; the fast inspection has tests of its own.
+    fastInspection: false,
     probe,
   });
 }

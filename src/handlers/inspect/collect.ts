@@ -1,8 +1,9 @@
-// Builds the inspection report of one root: the libguestfs inspect_get_* facts, then each section
-// (obeying its include_* flag) read from the mounted guest. Reused by guestkit.profile and
+// Builds the inspection report of one root: the OS facts (the fast inspection's or libguestfs'),
+// then each section (obeying its include_* flag) read from the mounted guest. Reused by guestkit.profile and
 // guestkit.compare, which call it on their own leases.
 import { diskOfDevice, type ApplianceLease } from '../../../lib/appliance.js';
 import { Guestfs } from '../../../lib/guestfs.js';
+import { osFacts } from '../../../lib/inspection/index.js';
 import { snapshotDir, snapshotView } from './etc-snapshot.js';
 import { readFiles } from './guest.js';
 import {
@@ -55,39 +56,26 @@ export function deviceAliaser(devices: readonly string[]): (device: string) => s
   };
 }
 
-/** The inspect_get_* facts of a root, queued in one burst. */
+/** The OS facts of a root in the report's shape (the lease's, or libguestfs' for a bare handle). */
 export async function osInfo(
-  g: Guestfs,
+  target: ApplianceLease | Guestfs,
   root: string,
   alias: (d: string) => string,
 ): Promise<OperatingSystemInfo> {
-  const [type, distro, product, variant, major, minor, hostname, arch, pkgFormat, pkgMgmt, osinfo] =
-    await Promise.all([
-      g.inspectGetType(root),
-      g.inspectGetDistro(root),
-      g.inspectGetProductName(root),
-      g.inspectGetProductVariant(root),
-      g.inspectGetMajorVersion(root),
-      g.inspectGetMinorVersion(root),
-      g.inspectGetHostname(root),
-      g.inspectGetArch(root),
-      g.inspectGetPackageFormat(root),
-      g.inspectGetPackageManagement(root),
-      g.inspectGetOsinfo(root),
-    ]);
+  const f = isLease(target) ? await target.os(root) : await osFacts(target, root);
   return {
-    type,
-    distribution: distro,
-    product_name: product,
-    product_variant: variant,
-    version: `${major}.${minor}`,
-    major_version: major,
-    minor_version: minor,
-    hostname,
-    arch,
-    package_format: pkgFormat,
-    package_management: pkgMgmt,
-    osinfo,
+    type: f.type,
+    distribution: f.distro,
+    product_name: f.product_name,
+    product_variant: f.product_variant,
+    version: `${f.major_version}.${f.minor_version}`,
+    major_version: f.major_version,
+    minor_version: f.minor_version,
+    hostname: f.hostname,
+    arch: f.arch,
+    package_format: f.package_format,
+    package_management: f.package_management,
+    osinfo: f.osinfo,
     root: alias(root),
   };
 }
@@ -186,7 +174,7 @@ export async function collectReport(
 
   progress('os_detection', 40, `Reading operating system facts of ${alias(root)}`);
   const [allOs, mountpoints, filesystems] = await Promise.all([
-    Promise.all(siblings.map((r) => osInfo(g, r, alias))),
+    Promise.all(siblings.map((r) => osInfo(target, r, alias))),
     lease ? lease.mountpoints(root) : g.inspectGetMountpoints(root),
     // The lease's list: inspect_get_filesystems may name another job's drive (fstab /dev/sda, clones).
     (lease ? lease.filesystems(root) : g.inspectGetFilesystems(root)).then((d) => filesystemsOf(g, d, alias)),
@@ -223,7 +211,7 @@ export async function collectReport(
     const needApps = opts.include_packages || opts.include_databases || opts.include_security;
     progress('package_scan', 50, 'Listing installed packages');
     const [apps, files, kernels] = await Promise.all([
-      needApps ? g.inspectListApplications2(root) : Promise.resolve([]),
+      needApps ? (lease ? lease.applications(root) : g.inspectListApplications2(root)) : Promise.resolve([]),
       readFiles(v, [...ACCOUNT_FILES, '/etc/machine-id', '/etc/fstab']),
       collectKernels(v),
     ]);

@@ -1,0 +1,166 @@
+// The fast inspection against libguestfs itself, in one real appliance (ONE launch): every distinct
+// OS fixture (partitions, bare-disk filesystem, LVM, two OSes on one disk, raw and qcow2) must get
+// exactly inspect_os' roots, inspect_get_* facts, mountpoints, filesystems and
+// inspect_list_applications2 packages. Two clones of fixtures sit on the last drives: libguestfs
+// resolves their fstab UUIDs to the originals' devices, the fast inspection to their own.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GuestfsApplication2 } from '../../lib/generated/actions.js';
+import { Guestfs } from '../../lib/guestfs.js';
+import {
+  inspectLinux,
+  installedApplications,
+  osFacts,
+  type InspectedRoot,
+} from '../../lib/inspection/index.js';
+import { getFixtures, type Fixture, type FixtureName } from '../fixtures/index.js';
+
+const DISTINCT: FixtureName[] = [
+  'debian-like',
+  'ubuntu-like',
+  'rhel-like',
+  'multi-os',
+  'debian-like-updated',
+  'rhel-lvm',
+  'rhel-like-permissive',
+];
+/** Clones (same filesystem UUIDs) of the first two, attached after them. */
+const CLONES: [FixtureName, FixtureName][] = [
+  ['debian-like-vmdk', 'debian-like'],
+  ['ubuntu-like-vdi', 'ubuntu-like'],
+];
+
+let g: Guestfs;
+let fixtures: Fixture[];
+let devices: string[];
+let fast: InspectedRoot[] | undefined;
+const fastMs: number[] = [];
+let libguestfsMs = 0;
+let libguestfs: InspectedRoot[];
+
+/** Runs fn with the root's filesystems mounted read-only (as list_applications2 needs them). */
+async function mounted<T>(root: InspectedRoot, fn: () => Promise<T>): Promise<T> {
+  // '/' is the root itself: an fstab naming /dev/sda means the guest's first disk, not ours.
+  const order = Object.entries({ ...root.mountpoints, '/': root.root }).sort(
+    ([a], [b]) => a.length - b.length,
+  );
+  try {
+    for (const [mp, dev] of order) await g.mountRo(dev, mp);
+    return await fn();
+  } finally {
+    await g.umountAll();
+  }
+}
+
+const packages = (apps: GuestfsApplication2[]) =>
+  apps.map(
+    (a) =>
+      `${a.app2_name} ${a.app2_epoch}:${a.app2_version}-${a.app2_release} ${a.app2_arch} ${a.app2_summary}`,
+  );
+
+/** The disk of a device, for comparing a clone's answers with its original's. */
+const onDisk = (dev: string, from: string, to: string) =>
+  dev.startsWith(from) ? to + dev.slice(from.length) : dev;
+
+beforeAll(async () => {
+  fixtures = await getFixtures([...DISTINCT, ...CLONES.map(([c]) => c)]);
+  g = new Guestfs();
+  for (const f of fixtures) await g.addDrive(f.path, { readonly: true, format: f.format });
+  await g.launch();
+  devices = await g.listDevices();
+  for (let i = 0; i < 2; i++) {
+    const t = performance.now();
+    fast = await inspectLinux(g);
+    fastMs.push(performance.now() - t);
+  }
+  const t = performance.now();
+  const roots = await g.inspectOs();
+  libguestfsMs = performance.now() - t;
+  libguestfs = await Promise.all(
+    roots.map(async (root) => ({
+      root,
+      facts: await osFacts(g, root),
+      mountpoints: await g.inspectGetMountpoints(root),
+      filesystems: await g.inspectGetFilesystems(root),
+    })),
+  );
+}, 300_000);
+
+afterAll(async () => {
+  g?.kill();
+  await g?.close();
+});
+
+describe('fast inspection', () => {
+  it('answers for every fixture guest (no fallback to inspect_os) and leaves nothing mounted', async () => {
+    expect(fast).toBeDefined();
+    expect(await g.mounts()).toEqual([]);
+    // Both passes give the same answer; the timings go to the log, not into assertions.
+    console.info(
+      `fast inspection of ${fixtures.length} drives: ${fastMs.map(Math.round).join(' / ')} ms; inspect_os: ${Math.round(libguestfsMs)} ms`,
+    );
+  });
+
+  it('finds exactly the roots of inspect_os on the distinct guests, with the same facts, mountpoints and filesystems', () => {
+    const cloneDisks = devices.slice(DISTINCT.length);
+    const onDistinct = (r: InspectedRoot) => !cloneDisks.some((d) => r.root.startsWith(d));
+    // libguestfs' blkid lookups may land on a clone's drive: read those back onto the original.
+    const back = (r: InspectedRoot): InspectedRoot => {
+      for (const [clone, original] of CLONES) {
+        const from = devices[fixtures.findIndex((f) => f.name === clone)];
+        const to = devices[fixtures.findIndex((f) => f.name === original)];
+        if (!r.root.startsWith(to)) continue;
+        const move = (d: string) => onDisk(d, from, to);
+        return {
+          ...r,
+          filesystems: r.filesystems.map(move),
+          mountpoints: Object.fromEntries(Object.entries(r.mountpoints).map(([mp, d]) => [mp, move(d)])),
+        };
+      }
+      return r;
+    };
+    const norm = (roots: InspectedRoot[]) =>
+      roots
+        .filter(onDistinct)
+        .map(back)
+        .map((r) => ({ ...r, filesystems: [...r.filesystems].sort() }))
+        .sort((a, b) => a.root.localeCompare(b.root));
+    expect(norm(fast!)).toEqual(norm(libguestfs));
+    expect(norm(fast!).length).toBeGreaterThanOrEqual(DISTINCT.length + 1); // multi-os has two
+  });
+
+  it('resolves a clone onto its own drive, where inspect_os would lend it the original', () => {
+    for (const [clone, original] of CLONES) {
+      const cloneDisk = devices[fixtures.findIndex((f) => f.name === clone)];
+      const originalDisk = devices[fixtures.findIndex((f) => f.name === original)];
+      const mine = fast!.filter((r) => r.root.startsWith(cloneDisk));
+      const theirs = fast!.filter((r) => r.root.startsWith(originalDisk));
+      expect(mine.length).toBe(theirs.length);
+      for (const [i, r] of mine.entries()) {
+        const o = theirs[i];
+        expect(r.facts).toEqual(o.facts);
+        expect(r.filesystems).toEqual(o.filesystems.map((d) => onDisk(d, originalDisk, cloneDisk)));
+        // UUID=/LABEL= entries land on the clone's drive; guest device names (/dev/sda) stay as they are.
+        expect(r.mountpoints).toEqual(
+          Object.fromEntries(
+            Object.entries(o.mountpoints).map(([mp, d]) => [mp, onDisk(d, originalDisk, cloneDisk)]),
+          ),
+        );
+      }
+    }
+  });
+
+  it('lists the same packages as inspect_list_applications2 for every root', async () => {
+    for (const root of libguestfs) {
+      const facts = fast!.find((r) => r.root === root.root)?.facts;
+      if (!facts) continue; // a clone root libguestfs saw differently
+      const [ours, theirs] = await mounted(root, async () => [
+        await installedApplications(g, root.root, facts),
+        await g.inspectListApplications2(root.root),
+      ]);
+      expect(ours.length, root.root).toBeGreaterThan(0);
+      expect(packages(ours), root.root).toEqual(packages(theirs));
+      expect(ours.map((a) => a.app2_url)).toEqual(theirs.map((a) => a.app2_url));
+      expect(ours.map((a) => a.app2_description)).toEqual(theirs.map((a) => a.app2_description));
+    }
+  });
+});
