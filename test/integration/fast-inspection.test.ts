@@ -1,9 +1,17 @@
-// The fast inspection against libguestfs itself, in one real appliance (ONE launch): every distinct
+// The fast inspection against libguestfs itself, in one real appliance (launch 1): every distinct
 // OS fixture (partitions, bare-disk filesystem, LVM, two OSes on one disk, raw and qcow2) must get
 // exactly inspect_os' roots, inspect_get_* facts, mountpoints, filesystems and
 // inspect_list_applications2 packages. Two clones of fixtures sit on the last drives: libguestfs
 // resolves their fstab UUIDs to the originals' devices, the fast inspection to their own.
+// Launch 2: a guest the fast path does not know (Arch) shares a pool appliance with debian-like:
+// the pool falls back to inspect_os for both and the reports still come out right.
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AppliancePool } from '../../lib/appliance.js';
 import type { GuestfsApplication2 } from '../../lib/generated/actions.js';
 import { Guestfs } from '../../lib/guestfs.js';
 import {
@@ -12,7 +20,8 @@ import {
   osFacts,
   type InspectedRoot,
 } from '../../lib/inspection/index.js';
-import { getFixtures, type Fixture, type FixtureName } from '../fixtures/index.js';
+import { collectReport } from '../../src/handlers/inspect/collect.js';
+import { getFixture, getFixtures, type Fixture, type FixtureName } from '../fixtures/index.js';
 
 const DISTINCT: FixtureName[] = [
   'debian-like',
@@ -163,4 +172,45 @@ describe('fast inspection', () => {
       expect(ours.map((a) => a.app2_description)).toEqual(theirs.map((a) => a.app2_description));
     }
   });
+});
+
+describe('a guest the fast inspection does not know', () => {
+  it('sends the whole appliance to inspect_os, and every report still comes out right', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gk-fast-fallback-'));
+    const pool = new AppliancePool({ maxAppliances: 1 });
+    try {
+      // Arch Linux: an os-release ID outside the fast path's distributions.
+      const tree = join(dir, 'tree');
+      await mkdir(join(tree, 'etc'), { recursive: true });
+      await mkdir(join(tree, 'bin'));
+      await mkdir(join(tree, 'var/lib/pacman/local'), { recursive: true }); // libguestfs lists it
+      await writeFile(
+        join(tree, 'etc/os-release'),
+        'NAME="Arch Linux"\nPRETTY_NAME="Arch Linux"\nID=arch\nBUILD_ID=rolling\n',
+      );
+      await writeFile(join(tree, 'etc/arch-release'), '');
+      await writeFile(join(tree, 'etc/hostname'), 'arch01\n');
+      await writeFile(join(tree, 'etc/fstab'), 'LABEL=archroot / ext4 rw 0 1\n');
+      const arch = join(dir, 'arch.img');
+      await promisify(execFile)('mke2fs', ['-q', '-t', 'ext4', '-L', 'archroot', '-d', tree, arch, '16M']);
+      const debian = await getFixture('debian-like');
+      const reportOf = (path: string, format: string) =>
+        pool.run([{ path, format }], async (lease) => collectReport(lease, (await lease.roots())[0]));
+      const [archReport, debianReport] = await Promise.all([
+        reportOf(arch, 'raw'),
+        reportOf(debian.path, debian.format),
+      ]);
+      expect(pool.status().launches).toBe(1);
+      expect(archReport.operating_system).toMatchObject({
+        distribution: 'archlinux',
+        hostname: 'arch01',
+        product_name: 'Arch Linux',
+      });
+      expect(debianReport.operating_system).toMatchObject({ distribution: 'debian', product_name: '12.4' });
+      expect(debianReport.packages!.count).toBe(debian.facts.oses[0].packages.length);
+    } finally {
+      await pool.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
 });

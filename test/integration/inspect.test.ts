@@ -3,9 +3,9 @@
 // and the fixtures' planted facts are the truth for the sections virt-inspector does not cover.
 //
 // APPLIANCE LAUNCHES (ours): phase 1 submits 13 jobs at once; 11 drives reach the pool and fill
-// 2 appliances (8 drives max each); clones of one image (debian-like/-vmdk, ubuntu-like/-vdi) that
-// land in the same appliance are re-inspected alone (0–2 more). Phase 2: 2 isolated jobs whose
-// launches are cut short (cancel, timeout). So 4–6 launches, plus virt-inspector's 8 on a cold cache.
+// 2 appliances (8 drives max each); clones of one image (debian-like/-vmdk, ubuntu-like/-vdi) share
+// them, since the fast inspection looks UUIDs up on each drive's own disk. Phase 2: 2 isolated jobs
+// whose launches are cut short (cancel, timeout). So 4 launches, plus virt-inspector's 8 on a cold cache.
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
