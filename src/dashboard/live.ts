@@ -22,7 +22,15 @@ export interface DashboardStats {
   finished_in_window: number;
   failed_in_window: number;
   jobs_per_minute: number;
-  appliances: { active: number; drives: number; queued: number; launches: number; launch_failures: number };
+  appliances: {
+    active: number;
+    drives: number;
+    /** Drives of queued jobs attached ahead of time (they join a launch instead of needing one). */
+    reserved: number;
+    queued: number;
+    launches: number;
+    launch_failures: number;
+  };
 }
 
 const FAILED = new Set(['failed', 'timeout']);
@@ -80,6 +88,7 @@ export function liveRoutes(app: FastifyInstance, worker: Worker): void {
         appliances: {
           active: pool?.appliances ?? 0,
           drives: pool?.drives ?? 0,
+          reserved: pool?.reserved ?? 0,
           queued: pool?.queued ?? 0,
           launches: pool?.launches ?? 0,
           launch_failures: pool?.launchFailures ?? 0,

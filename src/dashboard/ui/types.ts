@@ -80,7 +80,15 @@ export interface Stats {
   finished_in_window: number;
   failed_in_window: number;
   jobs_per_minute: number;
-  appliances: { active: number; drives: number; queued: number; launches: number; launch_failures: number };
+  appliances: {
+    active: number;
+    drives: number;
+    /** Drives of queued jobs attached ahead of time (they join a launch instead of needing one). */
+    reserved: number;
+    queued: number;
+    launches: number;
+    launch_failures: number;
+  };
 }
 
 export interface Registration {

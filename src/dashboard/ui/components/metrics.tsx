@@ -28,7 +28,7 @@ export function MetricsPanel() {
       {data && (
         <p class="muted small">
           {data.finished_in_window} job(s) finished in the last {minutes} min · {data.appliances.launches}{' '}
-          appliance launch(es)
+          appliance launch(es) · {data.appliances.reserved} drive(s) reserved
         </p>
       )}
     </section>
