@@ -21,6 +21,37 @@ import { jobRoutes } from './routes/jobs.js';
 import { systemRoutes } from './routes/system.js';
 import type { SseOptions, StreamRegistry } from './sse.js';
 
+/** How much of a refused oversize body is read and dropped so the client can read the 413. */
+const OVERSIZE_DRAIN_BYTES = 16 * 1024 * 1024;
+const OVERSIZE_DRAIN_MS = 2000;
+
+function drainBody(
+  raw: NodeJS.ReadableStream & { readableEnded?: boolean; destroyed?: boolean },
+  maxBytes: number,
+  maxMs: number,
+): Promise<void> {
+  if (raw.readableEnded || raw.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    let seen = 0;
+    const done = () => {
+      clearTimeout(timer);
+      raw.removeListener('data', onData);
+      raw.removeListener('end', done);
+      raw.removeListener('error', done);
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > maxBytes) done();
+    };
+    const timer = setTimeout(done, maxMs);
+    raw.on('data', onData);
+    raw.once('end', done);
+    raw.once('error', done);
+    raw.resume();
+  });
+}
+
 export interface BuildApiOptions {
   /** Bearer token every route but health requires. Default: worker.config.api.token. */
   token?: string;
@@ -102,9 +133,15 @@ export async function buildApi(worker: Worker, options: BuildApiOptions = {}): P
     }
   });
 
-  app.setErrorHandler((err, req, reply) => {
+  app.setErrorHandler(async (err, req, reply) => {
     const { status, body } = mapError(err);
     if (status >= 500) req.log.error({ err, url: req.url }, 'request failed');
+    if (status === 413) {
+      // A client still sending a too-large body would get a write error (EPIPE) before it reads
+      // this answer: take in a bounded rest of the body first, then close the connection.
+      reply.header('connection', 'close');
+      await drainBody(req.raw, OVERSIZE_DRAIN_BYTES, OVERSIZE_DRAIN_MS);
+    }
     return reply.code(status).type('application/json; charset=utf-8').send(body);
   });
   app.setNotFoundHandler((req, reply) => {
