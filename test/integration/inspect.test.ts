@@ -341,7 +341,7 @@ describe('cancel and timeout stop the appliance', () => {
       (b) => b.timeout(900),
     );
     const timed = job('guestkit.inspect', { image: { path }, options: { isolated_appliance: true } }, (b) =>
-      b.timeout(12),
+      b.timeout(7),
     );
     await tw.worker.submit(cancelled);
     await tw.worker.submit(timed);
