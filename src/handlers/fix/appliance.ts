@@ -2,6 +2,7 @@
 // the job's signal aborts (cancel, timeout), so a stuck libguestfs call cannot hold the job.
 // Types only: the native addon loads when a fix job first launches, not when handlers register.
 import type { Guestfs, GuestfsOptions } from '../../../lib/guestfs.js';
+import { inspectLinux } from '../../../lib/inspection/index.js';
 import { HandlerError } from '../../protocol/errors.js';
 import type { GuestOs } from './operations.js';
 
@@ -43,10 +44,28 @@ export class FixAppliance {
     return appliance;
   }
 
-  /** Every operating system libguestfs finds (no applications: fix needs none). */
+  /**
+   * Every operating system in the guest (no applications: fix needs none): the fast inspection's
+   * answers when it knows the guest, inspect_os' otherwise. Runs before and after the changes.
+   */
   async inspect(): Promise<GuestOs[]> {
     await this.unmount();
     const g = this.g;
+    const fast = await inspectLinux(g);
+    if (fast) {
+      return fast.map(({ root, facts, mountpoints, filesystems }) => ({
+        root,
+        type: facts.type,
+        distro: facts.distro,
+        productName: facts.product_name,
+        arch: facts.arch,
+        hostname: facts.hostname,
+        majorVersion: facts.major_version,
+        minorVersion: facts.minor_version,
+        mountpoints,
+        filesystems,
+      }));
+    }
     const roots = await g.inspectOs();
     return Promise.all(
       roots.map(async (root) => {
