@@ -43,5 +43,13 @@ export {
   type ProbedDrive,
   type RunOptions,
 } from './appliance.js';
+// Fast Linux inspection: inspect_os' answers for the guests it knows, undefined for the others.
+export {
+  inspectLinux,
+  installedApplications,
+  osFacts,
+  type OsFacts,
+  type RootInspection,
+} from './inspection/index.js';
 // The worker, for embedding (full worker API: 'guestkit-worker/worker').
 export { createWorker, registerHandler, JobBuilder } from '../src/index.js';

@@ -26,7 +26,7 @@ const PACKAGE_DATABASES: Record<string, string> = {
 };
 
 /** One root found by {@link inspectLinux}, with what inspect_get_* would say of it. */
-export interface InspectedRoot {
+export interface RootInspection {
   root: string;
   facts: OsFacts;
   /** inspect_get_mountpoints: mountpoint → mountable. */
@@ -143,7 +143,7 @@ interface Context {
   lvs: Set<string>;
 }
 
-async function linuxRoot(g: Guestfs, root: string, etc: Listing, ctx: Context): Promise<InspectedRoot> {
+async function linuxRoot(g: Guestfs, root: string, etc: Listing, ctx: Context): Promise<RootInspection> {
   const files = new Map<string, string>();
   const wanted = [
     ...RELEASE_FILES,
@@ -197,7 +197,7 @@ async function linuxRoot(g: Guestfs, root: string, etc: Listing, ctx: Context): 
  * or LVM) holding Debian, Ubuntu, Fedora, RHEL, CentOS or Rocky roots; undefined for anything
  * else (call inspect_os then). Leaves nothing mounted.
  */
-export async function inspectLinux(g: Guestfs): Promise<InspectedRoot[] | undefined> {
+export async function inspectLinux(g: Guestfs): Promise<RootInspection[] | undefined> {
   const [devices, partitions, lvs, mds] = await Promise.all([
     g.listDevices(),
     g.listPartitions(),
@@ -224,7 +224,7 @@ export async function inspectLinux(g: Guestfs): Promise<InspectedRoot[] | undefi
     if (type !== 'swap') mountable.push(device);
   }
   const ctx: Context = { devices, blocks, lvs: new Set(lvs) };
-  const roots: InspectedRoot[] = [];
+  const roots: RootInspection[] = [];
   await g.umountAll();
   try {
     for (const device of mountable) {

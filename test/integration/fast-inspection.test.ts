@@ -18,7 +18,7 @@ import {
   inspectLinux,
   installedApplications,
   osFacts,
-  type InspectedRoot,
+  type RootInspection,
 } from '../../lib/inspection/index.js';
 import { collectReport } from '../../src/handlers/inspect/collect.js';
 import { getFixture, getFixtures, type Fixture, type FixtureName } from '../fixtures/index.js';
@@ -41,13 +41,13 @@ const CLONES: [FixtureName, FixtureName][] = [
 let g: Guestfs;
 let fixtures: Fixture[];
 let devices: string[];
-let fast: InspectedRoot[] | undefined;
+let fast: RootInspection[] | undefined;
 const fastMs: number[] = [];
 let libguestfsMs = 0;
-let libguestfs: InspectedRoot[];
+let libguestfs: RootInspection[];
 
 /** Runs fn with the root's filesystems mounted read-only (as list_applications2 needs them). */
-async function mounted<T>(root: InspectedRoot, fn: () => Promise<T>): Promise<T> {
+async function mounted<T>(root: RootInspection, fn: () => Promise<T>): Promise<T> {
   // '/' is the root itself: an fstab naming /dev/sda means the guest's first disk, not ours.
   const order = Object.entries({ ...root.mountpoints, '/': root.root }).sort(
     ([a], [b]) => a.length - b.length,
@@ -111,9 +111,9 @@ describe('fast inspection', () => {
 
   it('finds exactly the roots of inspect_os on the distinct guests, with the same facts, mountpoints and filesystems', () => {
     const cloneDisks = devices.slice(DISTINCT.length);
-    const onDistinct = (r: InspectedRoot) => !cloneDisks.some((d) => r.root.startsWith(d));
+    const onDistinct = (r: RootInspection) => !cloneDisks.some((d) => r.root.startsWith(d));
     // libguestfs' blkid lookups may land on a clone's drive: read those back onto the original.
-    const back = (r: InspectedRoot): InspectedRoot => {
+    const back = (r: RootInspection): RootInspection => {
       for (const [clone, original] of CLONES) {
         const from = devices[fixtures.findIndex((f) => f.name === clone)];
         const to = devices[fixtures.findIndex((f) => f.name === original)];
@@ -127,7 +127,7 @@ describe('fast inspection', () => {
       }
       return r;
     };
-    const norm = (roots: InspectedRoot[]) =>
+    const norm = (roots: RootInspection[]) =>
       roots
         .filter(onDistinct)
         .map(back)
