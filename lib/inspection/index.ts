@@ -9,7 +9,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { GuestfsApplication2 } from '../generated/actions.js';
-import type { Guestfs } from '../guestfs.js';
+import { GuestfsError, type Guestfs } from '../guestfs.js';
 import { parseFstab, resolveFstab, type BlockDevice, type ResolvedFstab } from './fstab.js';
 import { hostnameOf, identifyLinux, RELEASE_FILES, type OsFacts } from './release.js';
 import { readSignature, SIGNATURE_BYTES } from './signature.js';
@@ -247,6 +247,22 @@ export async function inspectLinux(g: Guestfs): Promise<RootInspection[] | undef
   return roots;
 }
 
+/** libguestfs' own cap on a package database it copies out of a guest. */
+const MAX_PACKAGE_DB_BYTES = 300 * 1024 * 1024;
+
+/** Copies a guest file to the host unless it is larger than a package database can sensibly be. */
+async function download(g: Guestfs, remote: string, local: string): Promise<void> {
+  const size = (await g.statns(remote)).st_size;
+  if (size > MAX_PACKAGE_DB_BYTES) {
+    throw new GuestfsError(`${remote} is unreasonably large (${size} bytes)`, {
+      code: 'EFBIG',
+      errno: 27,
+      action: 'inspect_list_applications2',
+    });
+  }
+  await g.download(remote, local);
+}
+
 /** The inspect_get_* facts of a root inspect_os returned, asked of libguestfs. */
 export async function osFacts(g: Guestfs, root: string): Promise<OsFacts> {
   const [type, distro, product, variant, major, minor, hostname, arch, format, management, osinfo] =
@@ -292,12 +308,12 @@ export async function installedApplications(
   const dir = await mkdtemp(join(tmpdir(), 'guestkit-pkgdb-'));
   try {
     const local = join(dir, 'db');
-    await g.download(db, local);
+    await download(g, db, local);
     if (facts.package_format === 'deb') {
       return parseDpkgStatus(await readFile(local, 'utf8'));
     }
     // A write-ahead log not yet folded into the database holds packages too.
-    if (await g.isFile(`${db}-wal`)) await g.download(`${db}-wal`, `${local}-wal`);
+    if (await g.isFile(`${db}-wal`)) await download(g, `${db}-wal`, `${local}-wal`);
     return await readRpmSqlite(local);
   } finally {
     await rm(dir, { recursive: true, force: true });

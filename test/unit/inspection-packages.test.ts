@@ -381,3 +381,21 @@ describe('readRpmSqlite', () => {
     await expect(readRpmSqlite(join(dir, 'absent.sqlite'))).rejects.toThrow();
   });
 });
+
+describe('installedApplications guards', () => {
+  it('refuses a package database larger than libguestfs would copy (a hostile guest), before copying it', async () => {
+    const { installedApplications } = await import('../../lib/inspection/index.js');
+    const downloads: string[] = [];
+    const g = {
+      statns: async () => ({ st_size: 301 * 1024 * 1024 }),
+      download: async (remote: string) => void downloads.push(remote),
+    } as unknown as import('../../lib/guestfs.js').Guestfs;
+    const facts = { package_format: 'deb' } as import('../../lib/inspection/index.js').OsFacts;
+    await expect(installedApplications(g, '/dev/sda1', facts)).rejects.toMatchObject({
+      name: 'GuestfsError',
+      code: 'EFBIG',
+      message: expect.stringContaining('/var/lib/dpkg/status is unreasonably large'),
+    });
+    expect(downloads).toEqual([]);
+  });
+});
