@@ -10,7 +10,14 @@ import { WorkerError, type ProtocolErrorCode } from '../src/protocol/errors.js';
 import { ReservationBook, sameDrives, type Reservation } from './appliance-reservations.js';
 import type { GuestfsApplication2 } from './generated/actions.js';
 import { Guestfs, type GuestfsOptions } from './guestfs.js';
-import { inspectLinux, installedApplications, osFacts, type OsFacts } from './inspection/index.js';
+import {
+  BlockView,
+  inspectAppliance,
+  installedApplications,
+  osFacts,
+  type BlockCache,
+  type OsFacts,
+} from './inspection/index.js';
 
 /** One disk a job needs in the appliance. */
 export interface DriveRequest {
@@ -63,6 +70,8 @@ export interface ApplianceLease {
    * the guest's package database when the fast inspection found the root.
    */
   applications(root: string): Promise<GuestfsApplication2[]>;
+  /** Block-device calls (blkid, sizes, partition tables, PVs) answered from what inspection read. */
+  blocks(): Promise<BlockView>;
   /** Aborted when the job is cancelled/timed out or the appliance died. */
   readonly signal: AbortSignal;
 }
@@ -312,6 +321,8 @@ interface RootMap {
   conflicted: Set<string>;
   /** The fast inspection's facts per root; undefined when inspect_os answered (ask libguestfs). */
   facts: Map<string, OsFacts> | undefined;
+  /** What the fast inspection read of the block devices (undefined: ask libguestfs). */
+  blocks: BlockCache | undefined;
 }
 
 interface Batch {
@@ -961,6 +972,10 @@ export class AppliancePool {
         await rootsByDrive();
         return installedApplications(g, root, (await b.roots!).facts?.get(root));
       },
+      blocks: async () => {
+        await rootsByDrive();
+        return new BlockView(g, (await b.roots!).blocks);
+      },
     };
     return lease;
   }
@@ -974,7 +989,8 @@ export class AppliancePool {
     // inspect_os costs ~5 s a disk under TCG; the fast inspection gives its answers in well under
     // one for the guests it knows, and says when it does not.
     const started = performance.now();
-    const fast = this.fastInspection ? await inspectLinux(g) : undefined;
+    const inspected = this.fastInspection ? await inspectAppliance(g) : undefined;
+    const fast = inspected?.roots;
     const roots = fast ? fast.map((r) => r.root) : await g.inspectOs();
     this.#log.info(
       {
@@ -1064,6 +1080,7 @@ export class AppliancePool {
       filesystems,
       conflicted,
       facts: fast ? new Map(fast.map((r) => [r.root, r.facts])) : undefined,
+      blocks: inspected?.blocks,
     };
   }
 

@@ -12,9 +12,12 @@ import type { GuestfsApplication2 } from '../generated/actions.js';
 import { GuestfsError, type Guestfs } from '../guestfs.js';
 import { parseFstab, resolveFstab, type BlockDevice, type ResolvedFstab } from './fstab.js';
 import { hostnameOf, identifyLinux, RELEASE_FILES, type OsFacts } from './release.js';
+import type { BlockCache } from './blocks.js';
+import { PARTITION_TABLE_BYTES, readPartitionTable, type PartitionTable } from './partitions.js';
 import { readSignature, SIGNATURE_BYTES } from './signature.js';
 
 export type { OsFacts } from './release.js';
+export { BlockView, type BlockCache } from './blocks.js';
 import { parseDpkgStatus, readRpmSqlite } from './packages.js';
 
 export { parseDpkgStatus, parseRpmHeader, readRpmSqlite } from './packages.js';
@@ -198,6 +201,30 @@ async function linuxRoot(g: Guestfs, root: string, etc: Listing, ctx: Context): 
  * else (call inspect_os then). Leaves nothing mounted.
  */
 export async function inspectLinux(g: Guestfs): Promise<RootInspection[] | undefined> {
+  return (await inspectAppliance(g))?.roots;
+}
+
+/** A disk's partition table, kept only when it names exactly the partitions the kernel sees. */
+async function partitionTable(
+  g: Guestfs,
+  disk: string,
+  partitions: readonly string[],
+): Promise<PartitionTable | undefined> {
+  const table = readPartitionTable(
+    await g.preadDevice(disk, PARTITION_TABLE_BYTES, 0).catch(() => Buffer.alloc(0)),
+  );
+  const mine = partitions.filter((p) => diskOf(p, [disk]).length > 0).sort();
+  const named = table?.partitions.map((p) => `${disk}${p.number}`).sort();
+  return named && named.join() === mine.join() ? table : undefined;
+}
+
+/**
+ * {@link inspectLinux}, plus what it learned of the block devices on the way (for the report's
+ * filesystem and storage sections).
+ */
+export async function inspectAppliance(
+  g: Guestfs,
+): Promise<{ roots: RootInspection[]; blocks: BlockCache } | undefined> {
   const [devices, partitions, lvs, mds] = await Promise.all([
     g.listDevices(),
     g.listPartitions(),
@@ -207,12 +234,19 @@ export async function inspectLinux(g: Guestfs): Promise<RootInspection[] | undef
   if (mds.length > 0) return undefined;
   const bare = devices.filter((d) => !partitions.some((p) => diskOf(p, devices)[0] === d));
   const candidates = [...partitions, ...bare, ...lvs];
-  const probed = await Promise.all(candidates.map((c) => probe(g, c)));
+  const [probed, tables] = await Promise.all([
+    Promise.all(candidates.map((c) => probe(g, c))),
+    Promise.all(devices.map((d) => (bare.includes(d) ? undefined : partitionTable(g, d, partitions)))),
+  ]);
+  const cache: BlockCache = { tags: new Map(), tables: new Map(), partitions, pvs: [] };
+  for (const [i, d] of devices.entries()) if (tables[i]) cache.tables.set(d, tables[i]!);
   const blocks: BlockDevice[] = [];
   const mountable: string[] = [];
   for (const [i, device] of candidates.entries()) {
     const b = probed[i];
     const type = b.TYPE ?? '';
+    if (type !== '') cache.tags.set(device, b);
+    if (type === 'LVM2_member') cache.pvs.push(device);
     if (!MOUNTABLE.has(type) && !SKIPPED.has(type)) return undefined;
     if (type === '' || type === 'LVM2_member') continue;
     blocks.push({
@@ -244,7 +278,7 @@ export async function inspectLinux(g: Guestfs): Promise<RootInspection[] | undef
     if (err instanceof Unsupported) return undefined;
     throw err;
   }
-  return roots;
+  return { roots, blocks: cache };
 }
 
 /** libguestfs' own cap on a package database it copies out of a guest. */

@@ -15,6 +15,8 @@ import { AppliancePool } from '../../lib/appliance.js';
 import type { GuestfsApplication2 } from '../../lib/generated/actions.js';
 import { Guestfs } from '../../lib/guestfs.js';
 import {
+  BlockView,
+  inspectAppliance,
   inspectLinux,
   installedApplications,
   osFacts,
@@ -170,6 +172,30 @@ describe('fast inspection', () => {
       expect(packages(ours), root.root).toEqual(packages(theirs));
       expect(ours.map((a) => a.app2_url)).toEqual(theirs.map((a) => a.app2_url));
       expect(ours.map((a) => a.app2_description)).toEqual(theirs.map((a) => a.app2_description));
+    }
+  });
+});
+
+describe('block facts read on the way', () => {
+  it('answer blkid, vfs_type, blockdev sizes, part_list, list_partitions and pvs as libguestfs does', async () => {
+    const inspected = await inspectAppliance(g);
+    const view = new BlockView(g, inspected!.blocks);
+    // The disks' tables came from their own sectors (none of the fixtures needs parted).
+    expect(inspected!.blocks.tables.size).toBeGreaterThan(0);
+    const partitions = await g.listPartitions();
+    expect(await view.listPartitions()).toEqual(partitions);
+    expect((await view.pvs()).sort()).toEqual((await g.pvs()).sort());
+    for (const disk of devices) {
+      if (partitions.some((p) => p.startsWith(disk)))
+        expect(await view.partList(disk), disk).toEqual(await g.partList(disk));
+    }
+    const pick = (t: Record<string, string>) => ({ TYPE: t.TYPE, UUID: t.UUID, LABEL: t.LABEL });
+    for (const dev of [...partitions, ...(await g.lvs())]) {
+      const theirs = await g.blkid(dev).catch(() => ({}) as Record<string, string>);
+      if (!theirs.TYPE) continue;
+      expect(pick(await view.blkid(dev)), dev).toEqual(pick(theirs));
+      expect(await view.vfsType(dev), dev).toBe(await g.vfsType(dev));
+      expect(await view.size(dev), dev).toBe(await g.blockdevGetsize64(dev));
     }
   });
 });

@@ -79,6 +79,16 @@ describe('readSignature (hand-built)', () => {
     expect(readSignature(ext4({ label: 'x' }))).toEqual({ type: 'ext4', uuid: undefined, label: 'x' });
   });
 
+  it('ext3 (journal, nothing ext3 does not know) and ext2 (no journal) by their feature bits', () => {
+    const ext3 = ext4({ uuid: UUID, incompat: 0x2 });
+    ext3.writeUInt32LE(0x4, 1024 + 0x5c); // has_journal
+    expect(readSignature(ext3)?.type).toBe('ext3');
+    expect(readSignature(ext4({ uuid: UUID, incompat: 0x2 }))?.type).toBe('ext2');
+    const testFs = ext4({ uuid: UUID });
+    testFs.writeUInt32LE(0x4, 1024 + 0x160); // EXT2_FLAGS_TEST_FILESYS: ext4dev, blkid's call
+    expect(readSignature(testFs)).toBe(undefined);
+  });
+
   it('an ext journal device (incompat JOURNAL_DEV 0x8) is left to blkid', () => {
     expect(readSignature(ext4({ uuid: UUID, incompat: 0x8 }))).toBe(undefined);
     expect(readSignature(ext4({ uuid: UUID, incompat: 0x2c2 | 0x8 }))).toBe(undefined);
@@ -95,7 +105,10 @@ describe('readSignature (hand-built)', () => {
   });
 
   it('LVM2 physical volume', () => {
-    expect(readSignature(lvmPv())).toEqual({ type: 'LVM2_member' });
+    expect(readSignature(lvmPv())).toEqual({
+      type: 'LVM2_member',
+      uuid: 'hXy3kZ-0pQm-9aLw-2nVb-7cRt-5eYu-1iOp8s',
+    });
   });
 
   it('LABELONE without the LVM2 type is not a PV', () => {
@@ -163,12 +176,23 @@ describe('readSignature (real images vs blkid)', () => {
     expect(sig?.label).toBe('guestroot');
   });
 
-  it.skipIf(!mke2fs || !haveBlkid)('ext2 made by mke2fs reads as the ext family', async () => {
-    const file = join(dir, 'ext2.img');
-    await run(mke2fs!, ['-q', '-F', '-t', 'ext2', '-L', 'old', file, '2M']);
-    const tags = await blkid(file);
-    expect(tags.TYPE).toBe('ext2');
-    expect(readSignature(head(file))).toEqual({ type: 'ext4', uuid: tags.UUID, label: 'old' });
+  it.skipIf(!mke2fs || !haveBlkid)("ext2, ext3 and ext4 made by mke2fs get blkid's exact type", async () => {
+    for (const [type, extra] of [
+      ['ext2', []],
+      ['ext3', []],
+      ['ext4', []],
+      ['ext4', ['-O', '^extent,^64bit,^flex_bg,^huge_file,^dir_nlink,^extra_isize,^metadata_csum']],
+      ['ext2', ['-O', '^has_journal']],
+    ] as const) {
+      const file = join(dir, `${type}.img`);
+      await run(mke2fs!, ['-q', '-F', '-t', type, ...extra, '-L', 'old', file, '4M']);
+      const tags = await blkid(file);
+      expect(readSignature(head(file)), `${type} ${extra.join(' ')}`).toEqual({
+        type: tags.TYPE,
+        uuid: tags.UUID,
+        label: 'old',
+      });
+    }
   });
 
   it.skipIf(!mkswap || !haveBlkid)('swap made by mkswap', async () => {

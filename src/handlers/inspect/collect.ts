@@ -3,7 +3,7 @@
 // guestkit.compare, which call it on their own leases.
 import { diskOfDevice, type ApplianceLease } from '../../../lib/appliance.js';
 import { Guestfs } from '../../../lib/guestfs.js';
-import { osFacts } from '../../../lib/inspection/index.js';
+import { BlockView, osFacts } from '../../../lib/inspection/index.js';
 import { snapshotDir, snapshotView } from './etc-snapshot.js';
 import { readFiles } from './guest.js';
 import {
@@ -88,18 +88,19 @@ function sizeDevice(mountable: string): string {
 }
 
 async function filesystemsOf(
-  g: Guestfs,
+  blocks: BlockView,
   devices: readonly string[],
   alias: (d: string) => string,
 ): Promise<FilesystemInfo[]> {
-  // blkid gives type, UUID and label in one call (three vfs_* calls otherwise).
+  // blkid gives type, UUID and label in one call (three vfs_* calls otherwise); the view answers
+  // from what inspection already read where it can.
   const facts = await Promise.all(
     devices.map((d) =>
       Promise.all([
         d.startsWith('btrfsvol:')
           ? Promise.resolve({ TYPE: 'btrfs' } as Record<string, string>)
-          : g.blkid(d).catch(() => ({}) as Record<string, string>),
-        g.blockdevGetsize64(sizeDevice(d)).catch(() => 0),
+          : blocks.blkid(d).catch(() => ({}) as Record<string, string>),
+        blocks.size(sizeDevice(d)).catch(() => 0),
       ]),
     ),
   );
@@ -172,12 +173,15 @@ export async function collectReport(
   if (!siblings.includes(root)) siblings.unshift(root);
   const disks = driveIndex >= 0 ? [devices[driveIndex]] : devices;
 
+  const blocks = lease ? await lease.blocks() : new BlockView(g);
   progress('os_detection', 40, `Reading operating system facts of ${alias(root)}`);
   const [allOs, mountpoints, filesystems] = await Promise.all([
     Promise.all(siblings.map((r) => osInfo(target, r, alias))),
     lease ? lease.mountpoints(root) : g.inspectGetMountpoints(root),
     // The lease's list: inspect_get_filesystems may name another job's drive (fstab /dev/sda, clones).
-    (lease ? lease.filesystems(root) : g.inspectGetFilesystems(root)).then((d) => filesystemsOf(g, d, alias)),
+    (lease ? lease.filesystems(root) : g.inspectGetFilesystems(root)).then((d) =>
+      filesystemsOf(blocks, d, alias),
+    ),
   ]);
   const os = allOs[siblings.indexOf(root)];
   check();
@@ -266,7 +270,7 @@ export async function collectReport(
         ? collectSecurity(v, { enabledUnits: new Set(services?.enabled ?? []), packages: names })
         : Promise.resolve(undefined),
       opts.include_storage
-        ? collectStorage(g, disks, files.get('/etc/fstab') ?? null)
+        ? collectStorage(blocks, disks, files.get('/etc/fstab') ?? null)
         : Promise.resolve(undefined),
     ]);
     if (security) report.security = security;

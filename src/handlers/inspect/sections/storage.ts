@@ -1,7 +1,7 @@
 // Storage of one image: its partitions, the LVM objects living on its disks, and the guest's
 // fstab. Only the image's own disks: other drives may share the appliance.
 import { diskOfDevice } from '../../../../lib/appliance.js';
-import type { Guestfs } from '../../../../lib/guestfs.js';
+import type { BlockView } from '../../../../lib/inspection/index.js';
 import type { FstabEntry, PartitionInfo, StorageInfo } from '../report.js';
 import { meaningfulLines } from '../guest.js';
 
@@ -13,19 +13,20 @@ export function parseFstab(text: string | null): FstabEntry[] {
 }
 
 export async function collectStorage(
-  g: Guestfs,
+  blocks: BlockView,
   disks: readonly string[],
   fstab: string | null,
 ): Promise<StorageInfo> {
+  const g = blocks.guestfs;
   const mine = (dev: string) => disks.includes(diskOfDevice(dev));
   const [allParts, tables, allPvs] = await Promise.all([
-    g.listPartitions().catch(() => [] as string[]),
-    Promise.all(disks.map((d) => g.partList(d).catch(() => []))),
-    g.pvs().catch(() => [] as string[]),
+    blocks.listPartitions().catch(() => [] as string[]),
+    Promise.all(disks.map((d) => blocks.partList(d).catch(() => []))),
+    blocks.pvs().catch(() => [] as string[]),
   ]);
   const parts = allParts.filter(mine);
   // vfs_type of our partitions only: list_filesystems would probe every device of the appliance.
-  const types = await Promise.all(parts.map((p) => g.vfsType(p).catch(() => '')));
+  const types = await Promise.all(parts.map((p) => blocks.vfsType(p).catch(() => '')));
   const fsTypes = Object.fromEntries(parts.map((p, i) => [p, types[i]]));
   const partitions: PartitionInfo[] = parts.map((device) => {
     const disk = disks.indexOf(diskOfDevice(device));
