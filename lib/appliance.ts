@@ -9,6 +9,7 @@ import { pino, type Logger } from 'pino';
 import { WorkerError, type ProtocolErrorCode } from '../src/protocol/errors.js';
 import { ReservationBook, sameDrives, type Reservation } from './appliance-reservations.js';
 import type { GuestfsApplication2 } from './generated/actions.js';
+import { diskOfDevice } from './devices.js';
 import { Guestfs, type GuestfsOptions } from './guestfs.js';
 import {
   BlockView,
@@ -18,6 +19,8 @@ import {
   type BlockCache,
   type OsFacts,
 } from './inspection/index.js';
+
+export { diskOfDevice };
 
 /** One disk a job needs in the appliance. */
 export interface DriveRequest {
@@ -352,14 +355,6 @@ function abortReason(signal: AbortSignal): unknown {
 
 function driveCount(requests: readonly Request[]): number {
   return requests.reduce((n, r) => n + r.drives.length, 0);
-}
-
-/** `/dev/sdb3` → `/dev/sdb`; `btrfsvol:/dev/sda2/@` → `/dev/sda`; other names unchanged. */
-export function diskOfDevice(device: string): string {
-  const dev = device.startsWith('btrfsvol:') ? device.slice('btrfsvol:'.length) : device;
-  const m = /^\/dev\/([shvx]d[a-z]+|nvme\d+n\d+)(p?\d+)?(\/.*)?$/.exec(dev);
-  if (!m) return dev;
-  return `/dev/${m[1]}`;
 }
 
 /**

@@ -1,6 +1,7 @@
 // Block-device facts the fast inspection already read (signatures, partition tables, LVM PVs),
 // served to the report's filesystem and storage sections so they need no blkid, blockdev or parted
 // process of their own; whatever is not known is asked of libguestfs as before.
+import { diskOfDevice } from '../devices.js';
 import type { GuestfsPartition } from '../generated/actions.js';
 import type { Guestfs } from '../guestfs.js';
 import type { PartitionTable } from './partitions.js';
@@ -24,8 +25,9 @@ export class BlockView {
   ) {}
 
   #partition(device: string): { disk: string; number: number } | undefined {
-    const m = /^(\/dev\/[a-z]+)(\d+)$/.exec(device);
-    return m && this.cache?.tables.has(m[1]) ? { disk: m[1], number: Number(m[2]) } : undefined;
+    const disk = diskOfDevice(device);
+    const number = /(\d+)$/.exec(device.slice(disk.length))?.[1];
+    return number && this.cache?.tables.has(disk) ? { disk, number: Number(number) } : undefined;
   }
 
   /** blkid's tags of a device (TYPE, UUID, LABEL, …). */

@@ -9,6 +9,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { GuestfsApplication2 } from '../generated/actions.js';
+import { diskOfDevice } from '../devices.js';
 import { GuestfsError, type Guestfs } from '../guestfs.js';
 import { parseFstab, resolveFstab, type BlockDevice, type ResolvedFstab } from './fstab.js';
 import { hostnameOf, identifyLinux, RELEASE_FILES, type OsFacts } from './release.js';
@@ -76,11 +77,10 @@ async function probe(g: Guestfs, device: string): Promise<Record<string, string>
   return out;
 }
 
+/** The appliance disk a device is on, as a list (empty for LVs and other names). */
 function diskOf(device: string, devices: readonly string[]): string[] {
-  const disk = devices.find(
-    (d) => device === d || (device.startsWith(d) && /^p?\d+$/.test(device.slice(d.length))),
-  );
-  return disk ? [disk] : [];
+  const disk = diskOfDevice(device);
+  return devices.includes(disk) ? [disk] : [];
 }
 
 type Listing = Map<string, string>;
@@ -213,7 +213,7 @@ async function partitionTable(
   const table = readPartitionTable(
     await g.preadDevice(disk, PARTITION_TABLE_BYTES, 0).catch(() => Buffer.alloc(0)),
   );
-  const mine = partitions.filter((p) => diskOf(p, [disk]).length > 0).sort();
+  const mine = partitions.filter((p) => diskOfDevice(p) === disk).sort();
   const named = table?.partitions.map((p) => `${disk}${p.number}`).sort();
   return named && named.join() === mine.join() ? table : undefined;
 }
@@ -232,7 +232,7 @@ export async function inspectAppliance(
     g.listMdDevices(),
   ]);
   if (mds.length > 0) return undefined;
-  const bare = devices.filter((d) => !partitions.some((p) => diskOf(p, devices)[0] === d));
+  const bare = devices.filter((d) => !partitions.some((p) => diskOfDevice(p) === d));
   const candidates = [...partitions, ...bare, ...lvs];
   const [probed, tables] = await Promise.all([
     Promise.all(candidates.map((c) => probe(g, c))),
