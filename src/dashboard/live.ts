@@ -5,6 +5,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { sharedAppliancePoolStatus } from '../../lib/appliance.js';
 import { isTerminal, type ProgressEvent, type StatusChangeEvent, type Worker } from '../worker/types.js';
+import type { Stats } from './ui/types.js';
 
 /**
  * Jobs per minute and failures are counted over this window, from terminal status changes: in the
@@ -12,26 +13,8 @@ import { isTerminal, type ProgressEvent, type StatusChangeEvent, type Worker } f
  */
 export const STATS_WINDOW_SECONDS = 600;
 
-export interface DashboardStats {
-  timestamp: string;
-  uptime_seconds: number;
-  counts: Record<string, number>;
-  active_jobs: number;
-  queue_depth: number;
-  window_seconds: number;
-  finished_in_window: number;
-  failed_in_window: number;
-  jobs_per_minute: number;
-  appliances: {
-    active: number;
-    drives: number;
-    /** Drives of queued jobs attached ahead of time (they join a launch instead of needing one). */
-    reserved: number;
-    queued: number;
-    launches: number;
-    launch_failures: number;
-  };
-}
+/** The stats document: the dashboard's own type (one definition for server and page) and when. */
+export type DashboardStats = Stats & { timestamp: string; uptime_seconds: number };
 
 const FAILED = new Set(['failed', 'timeout']);
 
