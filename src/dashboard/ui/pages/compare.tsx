@@ -1,47 +1,31 @@
 // Comparison of two disks (guestkit.compare): baseline and target side by side, then every
 // difference: OS fields, packages, services, users, kernels, network/security, /etc files.
 import type { ComponentChildren } from 'preact';
-import { ErrorBox, Loading, Section, SeverityBadge, TableWrap } from '../components/common.js';
+import { Section, SeverityBadge, TableWrap } from '../components/common.js';
+import { JobReport } from '../components/job-report.js';
 import { show } from '../format.js';
-import { useApi } from '../hooks.js';
-import { href } from '../router.js';
 import type { ComparisonReport, FieldChange, OsInfo } from '../report-types.js';
-import type { ResultDoc } from '../types.js';
 
 export function ComparePage({ id }: { id: string }) {
-  const res = useApi<{ data: ResultDoc }>(`/api/v1/jobs/${encodeURIComponent(id)}/result`);
-  const back = (
-    <p>
-      <a href={href.job(id)}>← Job {id}</a>
-    </p>
-  );
-  if (res.error)
-    return (
-      <>
-        {back}
-        <ErrorBox error={res.error} title="No comparison" />
-      </>
-    );
-  if (!res.data) return <Loading what="the comparison" />;
-  const report = (res.data.data.data as { report?: ComparisonReport } | undefined)?.report;
-  if (!report || !('baseline' in report)) {
-    return (
-      <>
-        {back}
-        <ErrorBox
-          error={{
-            code: 'NOT_A_COMPARISON',
-            message: `Job ${id} is not a guestkit.compare job with a report`,
-          }}
-        />
-      </>
-    );
-  }
   return (
-    <>
-      {back}
-      <CompareView r={report} />
-    </>
+    <JobReport<ComparisonReport>
+      id={id}
+      what="the comparison"
+      missing="No comparison"
+      pick={(data) => {
+        const report = (data as { report?: ComparisonReport } | undefined)?.report;
+        return report && 'baseline' in report
+          ? { report }
+          : {
+              error: {
+                code: 'NOT_A_COMPARISON',
+                message: `Job ${id} is not a guestkit.compare job with a report`,
+              },
+            };
+      }}
+    >
+      {(report) => <CompareView r={report} />}
+    </JobReport>
   );
 }
 

@@ -1,51 +1,27 @@
 // Inspection report of a guestkit.inspect job (and the findings of a guestkit.profile job):
 // OS card, security findings by severity, packages with search, services, users, network, storage.
-import { ErrorBox, Loading, Section, SEVERITY_ORDER, SeverityBadge } from '../components/common.js';
+import { Section, SEVERITY_ORDER, SeverityBadge } from '../components/common.js';
+import { JobReport } from '../components/job-report.js';
 import { InspectSections } from '../components/inspect-sections.js';
 import { securityFindings } from '../findings.js';
 import { bytes, show } from '../format.js';
-import { useApi } from '../hooks.js';
-import { href } from '../router.js';
 import type { Finding, InspectReport, OsInfo, ProfileReport } from '../report-types.js';
-import type { ResultDoc } from '../types.js';
 
 export function ReportPage({ id }: { id: string }) {
-  const res = useApi<{ data: ResultDoc }>(`/api/v1/jobs/${encodeURIComponent(id)}/result`);
-  const back = (
-    <p>
-      <a href={href.job(id)}>← Job {id}</a>
-    </p>
-  );
-  if (res.error)
-    return (
-      <>
-        {back}
-        <ErrorBox error={res.error} title="No report" />
-      </>
-    );
-  if (!res.data) return <Loading what="the report" />;
-  const data = res.data.data.data as { report?: InspectReport | ProfileReport } | undefined;
-  const report = data?.report;
-  if (!report) {
-    return (
-      <>
-        {back}
-        <ErrorBox error={{ code: 'NO_REPORT', message: `Job ${id} has no report in its result` }} />
-      </>
-    );
-  }
-  if ('findings' in report)
-    return (
-      <>
-        {back}
-        <ProfileView report={report} />
-      </>
-    );
   return (
-    <>
-      {back}
-      <InspectView report={report} />
-    </>
+    <JobReport<InspectReport | ProfileReport>
+      id={id}
+      what="the report"
+      missing="No report"
+      pick={(data) => {
+        const report = (data as { report?: InspectReport | ProfileReport } | undefined)?.report;
+        return report
+          ? { report }
+          : { error: { code: 'NO_REPORT', message: `Job ${id} has no report in its result` } };
+      }}
+    >
+      {(report) => ('findings' in report ? <ProfileView report={report} /> : <InspectView report={report} />)}
+    </JobReport>
   );
 }
 
