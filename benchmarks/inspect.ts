@@ -9,7 +9,7 @@ import { copyFile, mkdir, mkdtemp, rm, truncate, writeFile } from 'node:fs/promi
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { closeSharedAppliancePool } from '../lib/appliance.js';
+import { closeSharedAppliancePool } from '../lib/appliance/index.js';
 import { sha256File } from '../lib/checksum.js';
 import { PACKAGE_ROOT } from '../lib/native.js';
 import { resolveConfig } from '../src/config.js';

@@ -25,6 +25,13 @@ export {
   type Sha256Progress,
   type VerifyResult,
 } from './checksum.js';
+// The library's coded error (ApplianceError is one): codes from the Job Protocol's vocabulary.
+export {
+  LibraryError,
+  LIBRARY_ERROR_CODES,
+  type LibraryErrorCode,
+  type LibraryErrorOptions,
+} from './errors.js';
 // Appliance pool: many drives per libguestfs launch, several launches in parallel.
 export {
   AppliancePool,
@@ -42,7 +49,7 @@ export {
   type DriveRequest,
   type ProbedDrive,
   type RunOptions,
-} from './appliance.js';
+} from './appliance/index.js';
 // Fast Linux inspection: inspect_os' answers for the guests it knows, undefined for the others.
 export {
   inspectLinux,

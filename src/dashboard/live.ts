@@ -3,7 +3,7 @@
 // one Server-Sent Events stream of every job's status changes and progress, so the jobs list
 // stays live without one stream per job. Both sit behind the API's bearer auth.
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { sharedAppliancePoolStatus } from '../../lib/appliance.js';
+import { sharedAppliancePoolStatus } from '../../lib/appliance/index.js';
 import { isTerminal, type ProgressEvent, type StatusChangeEvent, type Worker } from '../worker/types.js';
 import type { Stats } from './ui/types.js';
 

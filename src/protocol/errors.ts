@@ -1,21 +1,18 @@
 // Error codes of Job Protocol v1 (§5) plus the few the worker's own API needs, and the one error
 // class every layer throws. Handlers throw `HandlerError` (same shape) to fail a job on purpose.
+import { CodedError, LIBRARY_ERROR_CODES } from '../../lib/errors.js';
 
-/** Codes a job's `error.code` can carry (protocol §5). */
+/**
+ * Codes a job's `error.code` can carry (protocol §5): the library's own (a bad image, an appliance
+ * that would not start) and the worker's.
+ */
 export const PROTOCOL_ERROR_CODES = [
-  'VALIDATION_ERROR',
+  ...LIBRARY_ERROR_CODES,
   'UNSUPPORTED_OPERATION',
   'CAPABILITY_MISMATCH',
-  'PATH_NOT_ALLOWED',
-  'IMAGE_NOT_FOUND',
-  'IMAGE_CHECKSUM_MISMATCH',
-  'UNSUPPORTED_IMAGE_FORMAT',
-  'NO_OPERATING_SYSTEM',
-  'APPLIANCE_ERROR',
   'EXECUTION_ERROR',
   'TIMEOUT',
   'DEADLINE_EXCEEDED',
-  'CANCELLED',
   'DUPLICATE_IN_PROGRESS',
   'DUPLICATE_JOB_ID',
   'INTERNAL_ERROR',
@@ -47,37 +44,35 @@ export interface WorkerErrorOptions {
   cause?: unknown;
 }
 
-/** Every error the worker raises on purpose carries a protocol code and a message saying what to fix. */
-export class WorkerError extends Error {
-  readonly code: ErrorCode;
-  readonly phase: string | undefined;
-  readonly details: Record<string, unknown> | undefined;
-  readonly recoverable: boolean;
-
+/**
+ * Every error the worker raises on purpose carries a protocol code and a message saying what to
+ * fix (the library's own errors have the same shape, see {@link isCodedError}).
+ */
+export class WorkerError extends CodedError<ErrorCode> {
   constructor(code: ErrorCode, message: string, options: WorkerErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(code, message, options);
     this.name = 'WorkerError';
-    this.code = code;
-    this.phase = options.phase;
-    this.details = options.details;
-    this.recoverable = options.recoverable ?? false;
   }
 
   /** The result-document form (API-only codes collapse to INTERNAL_ERROR). */
   toJobError(): JobErrorInfo {
-    const code = (PROTOCOL_ERROR_CODES as readonly string[]).includes(this.code)
-      ? (this.code as ProtocolErrorCode)
-      : 'INTERNAL_ERROR';
-    const info: JobErrorInfo = {
-      code,
-      message: this.message,
-      recoverable: this.recoverable,
-      retry_recommended: this.recoverable,
-    };
-    if (this.phase !== undefined) info.phase = this.phase;
-    if (this.details !== undefined) info.details = this.details;
-    return info;
+    return codedJobError(this);
   }
+}
+
+function codedJobError(err: CodedError): JobErrorInfo {
+  const code = (PROTOCOL_ERROR_CODES as readonly string[]).includes(err.code)
+    ? (err.code as ProtocolErrorCode)
+    : 'INTERNAL_ERROR';
+  const info: JobErrorInfo = {
+    code,
+    message: err.message,
+    recoverable: err.recoverable,
+    retry_recommended: err.recoverable,
+  };
+  if (err.phase !== undefined) info.phase = err.phase;
+  if (err.details !== undefined) info.details = err.details;
+  return info;
 }
 
 /** Thrown by handlers to fail a job with a specific code (same shape as WorkerError). */
@@ -101,12 +96,35 @@ export function isWorkerError(err: unknown): err is WorkerError {
 }
 
 /**
+ * An error raised on purpose, by the worker or by the library (whose codes are protocol codes):
+ * the job reports it as is.
+ */
+export function isCodedError(err: unknown): err is CodedError<ErrorCode> {
+  return (
+    err instanceof CodedError &&
+    ((PROTOCOL_ERROR_CODES as readonly string[]).includes(err.code) ||
+      (API_ERROR_CODES as readonly string[]).includes(err.code))
+  );
+}
+
+/** The worker's form of a coded error (a library error keeps its code, phase, details). */
+export function asWorkerError(err: CodedError<ErrorCode>): WorkerError {
+  if (err instanceof WorkerError) return err;
+  return new WorkerError(err.code, err.message, {
+    phase: err.phase,
+    details: err.details,
+    recoverable: err.recoverable,
+    cause: err,
+  });
+}
+
+/**
  * Turns anything thrown by a handler into a result-document error. Unknown exceptions become
  * EXECUTION_ERROR (not recoverable) so a buggy handler fails its job instead of the worker.
  */
 export function toJobError(err: unknown, phase?: string): JobErrorInfo {
-  if (err instanceof WorkerError) {
-    const info = err.toJobError();
+  if (isCodedError(err)) {
+    const info = codedJobError(err);
     if (info.phase === undefined && phase !== undefined) info.phase = phase;
     return info;
   }

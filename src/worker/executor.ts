@@ -6,7 +6,13 @@ import type { WorkerConfig } from '../config.js';
 import type { HandlerRegistry } from '../handlers/registry.js';
 import type { AnyHandler } from '../handlers/types.js';
 import type { Logger } from '../logger.js';
-import { WorkerError, toJobError, type JobErrorInfo } from '../protocol/errors.js';
+import {
+  WorkerError,
+  asWorkerError,
+  isCodedError,
+  toJobError,
+  type JobErrorInfo,
+} from '../protocol/errors.js';
 import type { JobStatus, ProgressEvent, ResultDocument, TerminalStatus } from '../protocol/schema.js';
 import type { JobRecord, JobStore, TransitionPatch } from '../store/types.js';
 import { cancelReason, runAttempt } from './attempt.js';
@@ -215,7 +221,7 @@ export class Executor {
       try {
         data = handler.validate(job.envelope.payload.data, job.envelope);
       } catch (err) {
-        refusal = err instanceof WorkerError ? err : new WorkerError('VALIDATION_ERROR', String(err));
+        refusal = isCodedError(err) ? asWorkerError(err) : new WorkerError('VALIDATION_ERROR', String(err));
       }
     }
     if (!refusal && job.execution.deadline !== null && Date.parse(job.execution.deadline) <= Date.now()) {

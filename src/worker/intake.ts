@@ -2,7 +2,7 @@
 // §2 order and messages), a handler for the operation, and the handler's payload type and data.
 import type { AnyHandler } from '../handlers/types.js';
 import type { HandlerRegistry } from '../handlers/registry.js';
-import { WorkerError } from '../protocol/errors.js';
+import { WorkerError, asWorkerError, isCodedError } from '../protocol/errors.js';
 import { validateEnvelope } from '../protocol/validate.js';
 
 export type Intake = ReturnType<typeof validateEnvelope> & { handler: AnyHandler };
@@ -35,7 +35,7 @@ export function validatePayload({ handler, envelope }: Intake): void {
   try {
     handler.validate(envelope.payload.data, envelope);
   } catch (err) {
-    if (err instanceof WorkerError) throw err;
+    if (isCodedError(err)) throw asWorkerError(err);
     throw new WorkerError('VALIDATION_ERROR', `Invalid payload for ${envelope.operation}: ${String(err)}`, {
       phase: 'validation',
     });

@@ -18,7 +18,7 @@ import type {
 import { isTerminal } from '../protocol/schema.js';
 import { SqliteStore } from '../store/sqlite.js';
 import type { JobRecord, JobStore } from '../store/types.js';
-import { closeSharedAppliancePoolIfIdle, sharedAppliancePoolStatus } from '../../lib/appliance.js';
+import { closeSharedAppliancePoolIfIdle, sharedAppliancePoolStatus } from '../../lib/appliance/index.js';
 import { shutdownReason } from './attempt.js';
 import { buildRegistration, CapabilityProbe, checkConstraints, type FeatureProbe } from './capabilities.js';
 import { Executor } from './executor.js';

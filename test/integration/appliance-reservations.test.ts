@@ -12,7 +12,7 @@ import {
   closeSharedAppliancePool,
   configureSharedAppliancePool,
   sharedAppliancePoolStatus,
-} from '../../lib/appliance.js';
+} from '../../lib/appliance/index.js';
 import { resolveConfig } from '../../src/config.js';
 import { inspectHandler, type InspectResultData } from '../../src/handlers/inspect/index.js';
 import { HandlerRegistry } from '../../src/handlers/registry.js';

@@ -13,7 +13,7 @@ import {
   closeSharedAppliancePool,
   configureSharedAppliancePool,
   getSharedAppliancePool,
-} from '../../lib/appliance.js';
+} from '../../lib/appliance/index.js';
 import { buildApi } from '../../src/api/app.js';
 import { compareHandler } from '../../src/handlers/compare/index.js';
 import { systemEchoHandler } from '../../src/handlers/echo.js';

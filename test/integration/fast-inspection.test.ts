@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AppliancePool } from '../../lib/appliance.js';
+import { AppliancePool } from '../../lib/appliance/index.js';
 import type { GuestfsApplication2 } from '../../lib/generated/actions.js';
 import { Guestfs } from '../../lib/guestfs.js';
 import {

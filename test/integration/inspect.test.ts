@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { configureSharedAppliancePool } from '../../lib/appliance.js';
+import { configureSharedAppliancePool } from '../../lib/appliance/index.js';
 import { HandlerRegistry } from '../../src/handlers/registry.js';
 import {
   inspectHandler,

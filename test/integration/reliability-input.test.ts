@@ -21,7 +21,7 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sharedAppliancePoolStatus } from '../../lib/appliance.js';
+import { sharedAppliancePoolStatus } from '../../lib/appliance/index.js';
 import { JobBuilder } from '../../src/protocol/builder.js';
 import type { ResultDocument } from '../../src/protocol/schema.js';
 import { createWorker, type LocalWorker } from '../../src/worker/worker.js';

@@ -1,6 +1,6 @@
 // A scripted stand-in for the libguestfs handle under the appliance pool: names of drives say what
 // the "appliance" does with them, so the pool's scheduling can be tested without launching qemu.
-import type { DriveRequest, ProbedDrive } from '../../lib/appliance.js';
+import type { DriveRequest, ProbedDrive } from '../../lib/appliance/index.js';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

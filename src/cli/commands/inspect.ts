@@ -3,7 +3,7 @@
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { stringify } from 'yaml';
-import { AppliancePool } from '../../../lib/appliance.js';
+import { AppliancePool } from '../../../lib/appliance/index.js';
 import { resolveConfig } from '../../config.js';
 import { inspectHandler, useAppliancePool, type InspectResultData } from '../../handlers/inspect/index.js';
 import type { InspectPayload } from '../../handlers/inspect/payload.js';

@@ -1,7 +1,7 @@
 // guestkit.compare: baseline and target disks in ONE appliance lease; each root is inspected and
 // its /etc (and optionally every file) checksummed in its own mount; small changed text files
 // get a unified diff. The diffing itself is pure (diff-report.ts, config-diff.ts).
-import type { ApplianceLease } from '../../../lib/appliance.js';
+import type { ApplianceLease } from '../../../lib/appliance/index.js';
 import type { Guestfs } from '../../../lib/guestfs.js';
 import { collectReport, withMounts } from '../inspect/collect.js';
 import type { InspectionReport } from '../inspect/report.js';

@@ -4,7 +4,7 @@
 // output.fixed_image. Any failure or abort leaves the original byte-for-byte unchanged.
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { HandlerError, WorkerError } from '../../protocol/errors.js';
+import { HandlerError, isCodedError } from '../../protocol/errors.js';
 import { createOverlay, probeQemuImg } from '../../tools/qemu-img.js';
 import { prepareImage, verifyImageChecksum, type PreparedImage } from '../image.js';
 import type { HandlerAvailability, HandlerContext, HandlerResult, JobHandler } from '../types.js';
@@ -146,7 +146,7 @@ async function fixImage(
     report.duration_seconds = (performance.now() - started) / 1000;
     await writeFixReport(targets.logPath, data.output.reportFormat, report).catch(() => undefined);
     if (signal.aborted) throw signal.reason;
-    if (err instanceof WorkerError) throw err;
+    if (isCodedError(err)) throw err;
     if (isApplianceDeath(err)) {
       throw new HandlerError(
         'APPLIANCE_ERROR',

@@ -1,11 +1,15 @@
 // The common start of every disk-reading handler (inspect, profile, compare): allowed paths,
 // checksum verification overlapped with the appliance boot, the shared appliance pool, and
 // libguestfs failures turned into protocol errors.
-import { getSharedAppliancePool, type ApplianceLease, type AppliancePool } from '../../../lib/appliance.js';
+import {
+  getSharedAppliancePool,
+  type ApplianceLease,
+  type AppliancePool,
+} from '../../../lib/appliance/index.js';
 import { verifyFile } from '../../../lib/checksum.js';
 import { GuestfsError } from '../../../lib/guestfs.js';
 import type { WorkerConfig } from '../../config.js';
-import { HandlerError, WorkerError } from '../../protocol/errors.js';
+import { HandlerError, isCodedError } from '../../protocol/errors.js';
 import type { JobEnvelope } from '../../protocol/schema.js';
 import { resolveAllowedPath } from '../../worker/paths.js';
 import type { HandlerContext, ReserveContext } from '../types.js';
@@ -70,7 +74,7 @@ export function reserveImages<T>(
 /** A failure inside the appliance as a job error (qemu died, a call failed, the handle was killed). */
 export function applianceFailure(err: unknown, signal: AbortSignal): unknown {
   if (signal.aborted) return signal.reason;
-  if (err instanceof WorkerError) return err;
+  if (isCodedError(err)) return err;
   if (err instanceof GuestfsError) {
     return new HandlerError('APPLIANCE_ERROR', `libguestfs ${err.action} failed: ${err.message}`, {
       phase: 'disk_inspection',

@@ -1,7 +1,7 @@
 // Builds the inspection report of one root: the OS facts (the fast inspection's or libguestfs'),
 // then each section (obeying its include_* flag) read from the mounted guest. Reused by guestkit.profile and
 // guestkit.compare, which call it on their own leases.
-import { diskOfDevice, type ApplianceLease } from '../../../lib/appliance.js';
+import { diskOfDevice, type ApplianceLease } from '../../../lib/appliance/index.js';
 import { Guestfs } from '../../../lib/guestfs.js';
 import { BlockView, osFacts } from '../../../lib/inspection/index.js';
 import { snapshotDir, snapshotView } from './etc-snapshot.js';

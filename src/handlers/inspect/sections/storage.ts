@@ -1,6 +1,6 @@
 // Storage of one image: its partitions, the LVM objects living on its disks, and the guest's
 // fstab. Only the image's own disks: other drives may share the appliance.
-import { diskOfDevice } from '../../../../lib/appliance.js';
+import { diskOfDevice } from '../../../../lib/appliance/index.js';
 import type { BlockView } from '../../../../lib/inspection/index.js';
 import type { FstabEntry, PartitionInfo, StorageInfo } from '../report.js';
 import { meaningfulLines } from '../guest.js';

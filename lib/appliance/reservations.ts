@@ -1,8 +1,8 @@
 // Reservations of the appliance pool: drives of jobs still pending in a worker's queue, held so
 // the next launch of their group can attach them and the job, once it runs, finds its drive in a
 // running appliance instead of waiting for a launch of its own. Pure bookkeeping; the pool
-// (lib/appliance.ts) decides when reservations are attached, claimed and voided.
-import type { ProbedDrive } from './appliance.js';
+// (pool.ts) decides when reservations are attached, claimed and voided.
+import type { ProbedDrive } from './types.js';
 
 export interface Reservation<H> {
   /** The job's id (what `run({ reservation })` names). */
