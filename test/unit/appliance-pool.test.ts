@@ -1,10 +1,20 @@
 // The appliance pool's scheduling logic (batching, splitting over cores, isolation, launch
 // failures, cancellation, clone conflicts) over a scripted stand-in for the libguestfs handle:
 // no appliance is launched here; test/integration/inspect.test.ts runs the same pool for real.
-import { describe, expect, it } from 'vitest';
-import { AppliancePool, diskOfDevice } from '../../lib/appliance.js';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { AppliancePool, diskOfDevice } from '../../lib/appliance/index.js';
 import type { Guestfs } from '../../lib/guestfs.js';
 import { FakeAppliance, fakeProbe, sleep } from './fake-appliance.js';
+
+// Virtual time: a timer fires only once nothing else is left to run, so what happens "within
+// 40 ms" is decided by the pool's timers, never by how loaded the machine is.
+beforeEach(() => {
+  vi.useFakeTimers();
+  vi.setTimerTickMode('nextTimerAsync');
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
 
 function makePool(opts: { appliances?: number; drives?: number; windowMs?: number; launchMs?: number } = {}) {
   FakeAppliance.all = [];
