@@ -41,7 +41,10 @@ let maxConcurrent = 0;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'gk-reserve-'));
-  configureSharedAppliancePool({ guestfs: { tmpdir: dir }, maxAppliances: 2 });
+  // Linger long enough for a loaded machine: a reserved job's run (result write, qemu-img probe)
+  // can take seconds at load 15, and the claim, not the clock, is what this test is about. The
+  // appliances still close as soon as every reservation is claimed.
+  configureSharedAppliancePool({ guestfs: { tmpdir: dir }, maxAppliances: 2, reservationLingerMs: 120_000 });
   fixtures.push(...(await getFixtures(GUESTS)));
   // The worker's defaults (max_concurrent 4), read without the environment.
   const config = resolveConfig({ stateDir: join(dir, 'state'), workerId: 'worker-reserve' }, {});
