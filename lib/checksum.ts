@@ -4,7 +4,7 @@
 // image neither blocks the event loop nor occupies libuv's four-thread pool that fs and dns share.
 import { fileURLToPath } from 'node:url';
 import { getSystemErrorMap, getSystemErrorName } from 'node:util';
-import { addon } from './native.js';
+import { hashAddon } from './native.js';
 
 /** Progress of a {@link sha256File} call. */
 export interface Sha256Progress {
@@ -70,7 +70,8 @@ interface ChecksumAddon {
   abortHashFile(job: object): void;
 }
 
-const native = addon as unknown as ChecksumAddon;
+/** The hashing addon, loaded on first use (importing the library loads no native code). */
+const native = (): ChecksumAddon => hashAddon() as unknown as ChecksumAddon;
 
 const EVENT_PROGRESS = 0;
 const EVENT_DONE = 1;
@@ -84,7 +85,7 @@ const DEFAULT_CHUNK = 1024 * 1024;
 
 /** Creates an incremental SHA-256 hasher (see {@link Sha256} for when to use it). */
 export function createSha256(): Sha256 {
-  return new native.Sha256();
+  return new (native().Sha256)();
 }
 
 /**
@@ -120,12 +121,12 @@ export function sha256File(path: string | URL, options: Sha256FileOptions = {}):
       } catch (err) {
         // A throwing callback ends the hash with its error rather than crashing the process.
         callbackError = err;
-        native.abortHashFile(job);
+        native().abortHashFile(job);
       }
     };
-    const onAbort = (): void => native.abortHashFile(job);
+    const onAbort = (): void => native().abortHashFile(job);
 
-    const job = native.hashFile(file, chunkSize, (kind, a, b, c) => {
+    const job = native().hashFile(file, chunkSize, (kind, a, b, c) => {
       if (kind === EVENT_PROGRESS) return report(Number(a), Number(b), false);
       signal?.removeEventListener('abort', onAbort);
       if (kind === EVENT_DONE) report(Number(b), Number(c), true);

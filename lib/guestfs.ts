@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GuestfsActions, type RawActions } from './generated/actions.js';
-import { addon } from './native.js';
+import { guestfsAddon } from './native.js';
 
 export * from './generated/actions.js';
 
@@ -14,7 +14,7 @@ export * from './generated/actions.js';
 export class GuestfsError extends Error {
   /** errno name when libguestfs gave one (`ENOENT`…), else a binding code: `EGUESTFS` (no errno),
    * `ENOTLAUNCHED`/`ELAUNCHED` (wrong handle state), `ECLOSED`, `EKILLED` (after kill()), `EINVAL`
-   * (bad argument). */
+   * (bad argument), `ELIBACC` (libguestfs is not installed: the message says what to install). */
   readonly code: string;
   /** The errno libguestfs reported, 0 when none. */
   readonly errno: number;
@@ -129,13 +129,31 @@ interface NativeHandle {
 }
 type NativeHandleClass = new (options: GuestfsOptions) => NativeHandle;
 
-const native = addon as {
+interface GuestfsAddon {
   GuestfsHandle: NativeHandleClass;
   setGuestfsErrorFactory(fn: (message: string, errno: number, code: string, action: string) => Error): void;
-};
-native.setGuestfsErrorFactory(
-  (message, errno, code, action) => new GuestfsError(message, { code, errno, action }),
-);
+}
+
+let native: GuestfsAddon | undefined;
+
+/**
+ * The libguestfs addon, loaded by the first handle (it links libguestfs.so.0: importing the
+ * library must work without it). Without libguestfs: a GuestfsError `ELIBACC` whose message says
+ * what to install.
+ */
+function nativeGuestfs(): GuestfsAddon {
+  if (native) return native;
+  let addon: GuestfsAddon;
+  try {
+    addon = guestfsAddon() as unknown as GuestfsAddon;
+  } catch (err) {
+    throw new GuestfsError((err as Error).message, { code: 'ELIBACC', errno: 0, action: 'create' });
+  }
+  addon.setGuestfsErrorFactory(
+    (message, errno, code, action) => new GuestfsError(message, { code, errno, action }),
+  );
+  return (native = addon);
+}
 
 function resolveOptions(options: GuestfsOptions): GuestfsOptions {
   const env = process.env;
@@ -171,7 +189,7 @@ export class Guestfs extends GuestfsActions implements AsyncDisposable {
   /** Creates the handle (its thread starts at once); see {@link Guestfs.create} to await setup errors. */
   constructor(options: GuestfsOptions = {}) {
     super();
-    this.#handle = new native.GuestfsHandle(resolveOptions(options));
+    this.#handle = new (nativeGuestfs().GuestfsHandle)(resolveOptions(options));
     this.raw = this.#handle as unknown as RawActions;
     const events = this.#events;
     this.#handle.onevent = (name, message, array) => {

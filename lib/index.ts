@@ -1,5 +1,7 @@
-// Public entry point of the embeddable library: `import { … } from 'guestkit-worker'`.
-export { PACKAGE_ROOT } from './native.js';
+// Public entry point of the embeddable library: `import { … } from 'guestkit-worker'`. It loads
+// no worker code (the worker is 'guestkit-worker/worker') and no native code until first use:
+// hashing loads the hashing addon, the first Guestfs handle loads the libguestfs binding.
+export { PACKAGE_ROOT, libguestfsAvailability } from './native.js';
 export {
   Guestfs,
   GuestfsError,
@@ -58,5 +60,3 @@ export {
   type OsFacts,
   type RootInspection,
 } from './inspection/index.js';
-// The worker, for embedding (full worker API: 'guestkit-worker/worker').
-export { createWorker, registerHandler, JobBuilder } from '../src/index.js';

@@ -395,8 +395,10 @@ const TS_FIELD = {
   Char: 'string',
   I32: 'number',
   U32: 'number',
-  I64: 'number',
-  U64: 'number',
+  // Every 64-bit integer is a bigint (sizes, offsets, inode numbers and bitmasks pass 2^53);
+  // 32-bit ones are numbers. Arguments take a safe-integer number or a bigint.
+  I64: 'bigint',
+  U64: 'bigint',
   OptPercent: 'number | null',
 };
 const TS_ARG = {
@@ -422,7 +424,7 @@ function tsReturn(m) {
   return {
     Err: 'void',
     Int: 'number',
-    Int64: 'number',
+    Int64: 'bigint',
     Bool: 'boolean',
     String: 'string',
     ConstString: 'string',

@@ -1,11 +1,11 @@
 // Flags + environment → one typed configuration shared by the daemon, the worker, the API and the
 // metrics server. Precedence: explicit option (CLI flag / library argument) > environment > default.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { ulid } from 'ulid';
 import { WorkerError } from './protocol/errors.js';
+import { PACKAGE_ROOT } from '../lib/native.js';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 export type TransportKind = 'file' | 'http' | 'redis';
@@ -64,21 +64,12 @@ export type WorkerConfigInput = Partial<
   }
 >;
 
-/**
- * The package's version: walks up from this module to the package root (package.json next to
- * binding.gyp), so it reads the same file from src/ (tsx, vitest) and from dist/src/ (compiled).
- * Not imported from lib/native.ts, which would load the addon as a side effect.
- */
+/** The package's version, from its package.json (the same file from src/ and dist/src/). */
 function packageVersion(): string {
   try {
-    let dir = dirname(fileURLToPath(import.meta.url));
-    while (!existsSync(join(dir, 'package.json')) || !existsSync(join(dir, 'binding.gyp'))) {
-      const parent = dirname(dir);
-      if (parent === dir) return '0.0.0';
-      dir = parent;
-    }
-    const version = (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version?: unknown })
-      .version;
+    const version = (
+      JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version?: unknown }
+    ).version;
     return typeof version === 'string' ? version : '0.0.0';
   } catch {
     return '0.0.0';

@@ -44,65 +44,65 @@ export interface GuestfsApplication2 {
 /** The libguestfs `struct guestfs_btrfsbalance`. */
 export interface GuestfsBtrfsbalance {
   btrfsbalance_status: string;
-  btrfsbalance_total: number;
-  btrfsbalance_balanced: number;
-  btrfsbalance_considered: number;
-  btrfsbalance_left: number;
+  btrfsbalance_total: bigint;
+  btrfsbalance_balanced: bigint;
+  btrfsbalance_considered: bigint;
+  btrfsbalance_left: bigint;
 }
 
 /** The libguestfs `struct guestfs_btrfsqgroup`. */
 export interface GuestfsBtrfsqgroup {
   btrfsqgroup_id: string;
-  btrfsqgroup_rfer: number;
-  btrfsqgroup_excl: number;
+  btrfsqgroup_rfer: bigint;
+  btrfsqgroup_excl: bigint;
 }
 
 /** The libguestfs `struct guestfs_btrfsscrub`. */
 export interface GuestfsBtrfsscrub {
-  btrfsscrub_data_extents_scrubbed: number;
-  btrfsscrub_tree_extents_scrubbed: number;
-  btrfsscrub_data_bytes_scrubbed: number;
-  btrfsscrub_tree_bytes_scrubbed: number;
-  btrfsscrub_read_errors: number;
-  btrfsscrub_csum_errors: number;
-  btrfsscrub_verify_errors: number;
-  btrfsscrub_no_csum: number;
-  btrfsscrub_csum_discards: number;
-  btrfsscrub_super_errors: number;
-  btrfsscrub_malloc_errors: number;
-  btrfsscrub_uncorrectable_errors: number;
-  btrfsscrub_unverified_errors: number;
-  btrfsscrub_corrected_errors: number;
-  btrfsscrub_last_physical: number;
+  btrfsscrub_data_extents_scrubbed: bigint;
+  btrfsscrub_tree_extents_scrubbed: bigint;
+  btrfsscrub_data_bytes_scrubbed: bigint;
+  btrfsscrub_tree_bytes_scrubbed: bigint;
+  btrfsscrub_read_errors: bigint;
+  btrfsscrub_csum_errors: bigint;
+  btrfsscrub_verify_errors: bigint;
+  btrfsscrub_no_csum: bigint;
+  btrfsscrub_csum_discards: bigint;
+  btrfsscrub_super_errors: bigint;
+  btrfsscrub_malloc_errors: bigint;
+  btrfsscrub_uncorrectable_errors: bigint;
+  btrfsscrub_unverified_errors: bigint;
+  btrfsscrub_corrected_errors: bigint;
+  btrfsscrub_last_physical: bigint;
 }
 
 /** The libguestfs `struct guestfs_btrfssubvolume`. */
 export interface GuestfsBtrfssubvolume {
-  btrfssubvolume_id: number;
-  btrfssubvolume_top_level_id: number;
+  btrfssubvolume_id: bigint;
+  btrfssubvolume_top_level_id: bigint;
   btrfssubvolume_path: string;
 }
 
 /** The libguestfs `struct guestfs_dirent`. */
 export interface GuestfsDirent {
-  ino: number;
+  ino: bigint;
   ftyp: string;
   name: string;
 }
 
 /** The libguestfs `struct guestfs_hivex_node`. */
 export interface GuestfsHivexNode {
-  hivex_node_h: number;
+  hivex_node_h: bigint;
 }
 
 /** The libguestfs `struct guestfs_hivex_value`. */
 export interface GuestfsHivexValue {
-  hivex_value_h: number;
+  hivex_value_h: bigint;
 }
 
 /** The libguestfs `struct guestfs_inotify_event`. */
 export interface GuestfsInotifyEvent {
-  in_wd: number;
+  in_wd: bigint;
   in_mask: number;
   in_cookie: number;
   in_name: string;
@@ -129,10 +129,10 @@ export interface GuestfsIsoinfo {
   iso_copyright_file_id: string;
   iso_abstract_file_id: string;
   iso_bibliographic_file_id: string;
-  iso_volume_creation_t: number;
-  iso_volume_modification_t: number;
-  iso_volume_expiration_t: number;
-  iso_volume_effective_t: number;
+  iso_volume_creation_t: bigint;
+  iso_volume_modification_t: bigint;
+  iso_volume_expiration_t: bigint;
+  iso_volume_effective_t: bigint;
 }
 
 /** The libguestfs `struct guestfs_lvm_lv`. */
@@ -140,12 +140,12 @@ export interface GuestfsLvmLv {
   lv_name: string;
   lv_uuid: string;
   lv_attr: string;
-  lv_major: number;
-  lv_minor: number;
-  lv_kernel_major: number;
-  lv_kernel_minor: number;
-  lv_size: number;
-  seg_count: number;
+  lv_major: bigint;
+  lv_minor: bigint;
+  lv_kernel_major: bigint;
+  lv_kernel_minor: bigint;
+  lv_size: bigint;
+  seg_count: bigint;
   origin: string;
   snap_percent: number | null;
   copy_percent: number | null;
@@ -160,17 +160,17 @@ export interface GuestfsLvmPv {
   pv_name: string;
   pv_uuid: string;
   pv_fmt: string;
-  pv_size: number;
-  dev_size: number;
-  pv_free: number;
-  pv_used: number;
+  pv_size: bigint;
+  dev_size: bigint;
+  pv_free: bigint;
+  pv_used: bigint;
   pv_attr: string;
-  pv_pe_count: number;
-  pv_pe_alloc_count: number;
+  pv_pe_count: bigint;
+  pv_pe_alloc_count: bigint;
   pv_tags: string;
-  pe_start: number;
-  pv_mda_count: number;
-  pv_mda_free: number;
+  pe_start: bigint;
+  pv_mda_count: bigint;
+  pv_mda_free: bigint;
 }
 
 /** The libguestfs `struct guestfs_lvm_vg`. */
@@ -179,21 +179,21 @@ export interface GuestfsLvmVg {
   vg_uuid: string;
   vg_fmt: string;
   vg_attr: string;
-  vg_size: number;
-  vg_free: number;
+  vg_size: bigint;
+  vg_free: bigint;
   vg_sysid: string;
-  vg_extent_size: number;
-  vg_extent_count: number;
-  vg_free_count: number;
-  max_lv: number;
-  max_pv: number;
-  pv_count: number;
-  lv_count: number;
-  snap_count: number;
-  vg_seqno: number;
+  vg_extent_size: bigint;
+  vg_extent_count: bigint;
+  vg_free_count: bigint;
+  max_lv: bigint;
+  max_pv: bigint;
+  pv_count: bigint;
+  lv_count: bigint;
+  snap_count: bigint;
+  vg_seqno: bigint;
   vg_tags: string;
-  vg_mda_count: number;
-  vg_mda_free: number;
+  vg_mda_count: bigint;
+  vg_mda_free: bigint;
 }
 
 /** The libguestfs `struct guestfs_mdstat`. */
@@ -206,87 +206,87 @@ export interface GuestfsMdstat {
 /** The libguestfs `struct guestfs_partition`. */
 export interface GuestfsPartition {
   part_num: number;
-  part_start: number;
-  part_end: number;
-  part_size: number;
+  part_start: bigint;
+  part_end: bigint;
+  part_size: bigint;
 }
 
 /** The libguestfs `struct guestfs_stat`. */
 export interface GuestfsStat {
-  dev: number;
-  ino: number;
-  mode: number;
-  nlink: number;
-  uid: number;
-  gid: number;
-  rdev: number;
-  size: number;
-  blksize: number;
-  blocks: number;
-  atime: number;
-  mtime: number;
-  ctime: number;
+  dev: bigint;
+  ino: bigint;
+  mode: bigint;
+  nlink: bigint;
+  uid: bigint;
+  gid: bigint;
+  rdev: bigint;
+  size: bigint;
+  blksize: bigint;
+  blocks: bigint;
+  atime: bigint;
+  mtime: bigint;
+  ctime: bigint;
 }
 
 /** The libguestfs `struct guestfs_statns`. */
 export interface GuestfsStatns {
-  st_dev: number;
-  st_ino: number;
-  st_mode: number;
-  st_nlink: number;
-  st_uid: number;
-  st_gid: number;
-  st_rdev: number;
-  st_size: number;
-  st_blksize: number;
-  st_blocks: number;
-  st_atime_sec: number;
-  st_atime_nsec: number;
-  st_mtime_sec: number;
-  st_mtime_nsec: number;
-  st_ctime_sec: number;
-  st_ctime_nsec: number;
-  st_spare1: number;
-  st_spare2: number;
-  st_spare3: number;
-  st_spare4: number;
-  st_spare5: number;
-  st_spare6: number;
+  st_dev: bigint;
+  st_ino: bigint;
+  st_mode: bigint;
+  st_nlink: bigint;
+  st_uid: bigint;
+  st_gid: bigint;
+  st_rdev: bigint;
+  st_size: bigint;
+  st_blksize: bigint;
+  st_blocks: bigint;
+  st_atime_sec: bigint;
+  st_atime_nsec: bigint;
+  st_mtime_sec: bigint;
+  st_mtime_nsec: bigint;
+  st_ctime_sec: bigint;
+  st_ctime_nsec: bigint;
+  st_spare1: bigint;
+  st_spare2: bigint;
+  st_spare3: bigint;
+  st_spare4: bigint;
+  st_spare5: bigint;
+  st_spare6: bigint;
 }
 
 /** The libguestfs `struct guestfs_statvfs`. */
 export interface GuestfsStatvfs {
-  bsize: number;
-  frsize: number;
-  blocks: number;
-  bfree: number;
-  bavail: number;
-  files: number;
-  ffree: number;
-  favail: number;
-  fsid: number;
-  flag: number;
-  namemax: number;
+  bsize: bigint;
+  frsize: bigint;
+  blocks: bigint;
+  bfree: bigint;
+  bavail: bigint;
+  files: bigint;
+  ffree: bigint;
+  favail: bigint;
+  fsid: bigint;
+  flag: bigint;
+  namemax: bigint;
 }
 
 /** The libguestfs `struct guestfs_tsk_dirent`. */
 export interface GuestfsTskDirent {
-  tsk_inode: number;
+  tsk_inode: bigint;
   tsk_type: string;
-  tsk_size: number;
+  tsk_size: bigint;
   tsk_name: string;
   tsk_flags: number;
-  tsk_atime_sec: number;
-  tsk_atime_nsec: number;
-  tsk_mtime_sec: number;
-  tsk_mtime_nsec: number;
-  tsk_ctime_sec: number;
-  tsk_ctime_nsec: number;
-  tsk_crtime_sec: number;
-  tsk_crtime_nsec: number;
-  tsk_nlink: number;
+  tsk_atime_sec: bigint;
+  tsk_atime_nsec: bigint;
+  tsk_mtime_sec: bigint;
+  tsk_mtime_nsec: bigint;
+  tsk_ctime_sec: bigint;
+  tsk_ctime_nsec: bigint;
+  tsk_crtime_sec: bigint;
+  tsk_crtime_nsec: bigint;
+  tsk_nlink: bigint;
   tsk_link: string;
-  tsk_spare1: number;
+  tsk_spare1: bigint;
 }
 
 /** The libguestfs `struct guestfs_utsname`. */
@@ -299,9 +299,9 @@ export interface GuestfsUtsname {
 
 /** The libguestfs `struct guestfs_version`. */
 export interface GuestfsVersion {
-  major: number;
-  minor: number;
-  release: number;
+  major: bigint;
+  minor: bigint;
+  release: bigint;
   extra: string;
 }
 
@@ -320,7 +320,7 @@ export interface GuestfsXfsinfo {
   xfs_sectsize: number;
   xfs_attr: number;
   xfs_blocksize: number;
-  xfs_datablocks: number;
+  xfs_datablocks: bigint;
   xfs_imaxpct: number;
   xfs_sunit: number;
   xfs_swidth: number;
@@ -336,8 +336,8 @@ export interface GuestfsXfsinfo {
   xfs_lazycount: number;
   xfs_rtname: string;
   xfs_rtextsize: number;
-  xfs_rtblocks: number;
-  xfs_rtextents: number;
+  xfs_rtblocks: bigint;
+  xfs_rtextents: bigint;
 }
 
 /** The libguestfs `struct guestfs_yara_detection`. */
@@ -1719,8 +1719,8 @@ export abstract class GuestfsActions {
    *
    * This uses the blockdev(8) command.
    */
-  blockdevGetsize64(device: string): Promise<number> {
-    return this.raw.blockdev_getsize64(device) as Promise<number>;
+  blockdevGetsize64(device: string): Promise<bigint> {
+    return this.raw.blockdev_getsize64(device) as Promise<bigint>;
   }
 
   /**
@@ -1750,8 +1750,8 @@ export abstract class GuestfsActions {
    *
    * This uses the blockdev(8) command.
    */
-  blockdevGetsz(device: string): Promise<number> {
-    return this.raw.blockdev_getsz(device) as Promise<number>;
+  blockdevGetsz(device: string): Promise<bigint> {
+    return this.raw.blockdev_getsz(device) as Promise<bigint>;
   }
 
   /**
@@ -2240,8 +2240,8 @@ export abstract class GuestfsActions {
    * This function depends on the feature "btrfs".
    * See also `featureAvailable()`.
    */
-  btrfsSubvolumeGetDefault(fs: string): Promise<number> {
-    return this.raw.btrfs_subvolume_get_default(fs) as Promise<number>;
+  btrfsSubvolumeGetDefault(fs: string): Promise<bigint> {
+    return this.raw.btrfs_subvolume_get_default(fs) as Promise<bigint>;
   }
 
   /**
@@ -2359,8 +2359,8 @@ export abstract class GuestfsActions {
    * pointer to the handle (ie. "guestfs_h *"). The purpose of this is to
    * allow other libraries to interwork with libguestfs.
    */
-  cPointer(): Promise<number> {
-    return this.raw.c_pointer() as Promise<number>;
+  cPointer(): Promise<bigint> {
+    return this.raw.c_pointer() as Promise<bigint>;
   }
 
   /**
@@ -3139,8 +3139,8 @@ export abstract class GuestfsActions {
    * Note that detecting disk features can be insecure under some
    * circumstances. See "CVE-2010-3851" in guestfs(3).
    */
-  diskVirtualSize(filename: string): Promise<number> {
-    return this.raw.disk_virtual_size(filename) as Promise<number>;
+  diskVirtualSize(filename: string): Promise<bigint> {
+    return this.raw.disk_virtual_size(filename) as Promise<bigint>;
   }
 
   /**
@@ -3274,8 +3274,8 @@ export abstract class GuestfsActions {
    * The result is the estimated size in *kilobytes* (ie. units of 1024
    * bytes).
    */
-  du(path: string): Promise<number> {
-    return this.raw.du(path) as Promise<number>;
+  du(path: string): Promise<bigint> {
+    return this.raw.du(path) as Promise<bigint>;
   }
 
   /**
@@ -3616,8 +3616,8 @@ export abstract class GuestfsActions {
    * `isFile()` etc. To get the size of block devices, use
    * `blockdevGetsize64()`.
    */
-  filesize(file: string): Promise<number> {
-    return this.raw.filesize(file) as Promise<number>;
+  filesize(file: string): Promise<bigint> {
+    return this.raw.filesize(file) as Promise<bigint>;
   }
 
   /**
@@ -4114,8 +4114,8 @@ export abstract class GuestfsActions {
    *
    * See `setE2generation()`.
    */
-  getE2generation(file: string): Promise<number> {
-    return this.raw.get_e2generation(file) as Promise<number>;
+  getE2generation(file: string): Promise<bigint> {
+    return this.raw.get_e2generation(file) as Promise<bigint>;
   }
 
   /**
@@ -4646,8 +4646,8 @@ export abstract class GuestfsActions {
    * This function depends on the feature "hivex".
    * See also `featureAvailable()`.
    */
-  hivexNodeAddChild(parent: number | bigint, name: string): Promise<number> {
-    return this.raw.hivex_node_add_child(parent, name) as Promise<number>;
+  hivexNodeAddChild(parent: number | bigint, name: string): Promise<bigint> {
+    return this.raw.hivex_node_add_child(parent, name) as Promise<bigint>;
   }
 
   /**
@@ -4689,8 +4689,8 @@ export abstract class GuestfsActions {
    * This function depends on the feature "hivex".
    * See also `featureAvailable()`.
    */
-  hivexNodeGetChild(nodeh: number | bigint, name: string): Promise<number> {
-    return this.raw.hivex_node_get_child(nodeh, name) as Promise<number>;
+  hivexNodeGetChild(nodeh: number | bigint, name: string): Promise<bigint> {
+    return this.raw.hivex_node_get_child(nodeh, name) as Promise<bigint>;
   }
 
   /**
@@ -4704,8 +4704,8 @@ export abstract class GuestfsActions {
    * This function depends on the feature "hivex".
    * See also `featureAvailable()`.
    */
-  hivexNodeGetValue(nodeh: number | bigint, key: string): Promise<number> {
-    return this.raw.hivex_node_get_value(nodeh, key) as Promise<number>;
+  hivexNodeGetValue(nodeh: number | bigint, key: string): Promise<bigint> {
+    return this.raw.hivex_node_get_value(nodeh, key) as Promise<bigint>;
   }
 
   /**
@@ -4732,8 +4732,8 @@ export abstract class GuestfsActions {
    * This function depends on the feature "hivex".
    * See also `featureAvailable()`.
    */
-  hivexNodeParent(nodeh: number | bigint): Promise<number> {
-    return this.raw.hivex_node_parent(nodeh) as Promise<number>;
+  hivexNodeParent(nodeh: number | bigint): Promise<bigint> {
+    return this.raw.hivex_node_parent(nodeh) as Promise<bigint>;
   }
 
   /**
@@ -4796,8 +4796,8 @@ export abstract class GuestfsActions {
    * This function depends on the feature "hivex".
    * See also `featureAvailable()`.
    */
-  hivexRoot(): Promise<number> {
-    return this.raw.hivex_root() as Promise<number>;
+  hivexRoot(): Promise<bigint> {
+    return this.raw.hivex_root() as Promise<bigint>;
   }
 
   /**
@@ -4843,8 +4843,8 @@ export abstract class GuestfsActions {
    * This function depends on the feature "hivex".
    * See also `featureAvailable()`.
    */
-  hivexValueType(valueh: number | bigint): Promise<number> {
-    return this.raw.hivex_value_type(valueh) as Promise<number>;
+  hivexValueType(valueh: number | bigint): Promise<bigint> {
+    return this.raw.hivex_value_type(valueh) as Promise<bigint>;
   }
 
   /**
@@ -4934,8 +4934,8 @@ export abstract class GuestfsActions {
    * This function depends on the feature "inotify".
    * See also `featureAvailable()`.
    */
-  inotifyAddWatch(path: string, mask: number): Promise<number> {
-    return this.raw.inotify_add_watch(path, mask) as Promise<number>;
+  inotifyAddWatch(path: string, mask: number): Promise<bigint> {
+    return this.raw.inotify_add_watch(path, mask) as Promise<bigint>;
   }
 
   /**
@@ -6213,8 +6213,8 @@ export abstract class GuestfsActions {
    * This function depends on the feature "journal".
    * See also `featureAvailable()`.
    */
-  journalGetDataThreshold(): Promise<number> {
-    return this.raw.journal_get_data_threshold() as Promise<number>;
+  journalGetDataThreshold(): Promise<bigint> {
+    return this.raw.journal_get_data_threshold() as Promise<bigint>;
   }
 
   /**
@@ -6225,8 +6225,8 @@ export abstract class GuestfsActions {
    * This function depends on the feature "journal".
    * See also `featureAvailable()`.
    */
-  journalGetRealtimeUsec(): Promise<number> {
-    return this.raw.journal_get_realtime_usec() as Promise<number>;
+  journalGetRealtimeUsec(): Promise<bigint> {
+    return this.raw.journal_get_realtime_usec() as Promise<bigint>;
   }
 
   /**
@@ -6297,8 +6297,8 @@ export abstract class GuestfsActions {
    * This function depends on the feature "journal".
    * See also `featureAvailable()`.
    */
-  journalSkip(skip: number | bigint): Promise<number> {
-    return this.raw.journal_skip(skip) as Promise<number>;
+  journalSkip(skip: number | bigint): Promise<bigint> {
+    return this.raw.journal_skip(skip) as Promise<bigint>;
   }
 
   /**
@@ -8415,8 +8415,8 @@ export abstract class GuestfsActions {
    * This function depends on the feature "gdisk".
    * See also `featureAvailable()`.
    */
-  partGetGptAttributes(device: string, partnum: number): Promise<number> {
-    return this.raw.part_get_gpt_attributes(device, partnum) as Promise<number>;
+  partGetGptAttributes(device: string, partnum: number): Promise<bigint> {
+    return this.raw.part_get_gpt_attributes(device, partnum) as Promise<bigint>;
   }
 
   /**
@@ -10881,8 +10881,8 @@ export abstract class GuestfsActions {
    *
    * See also ntfsresize(8), resize2fs(8), btrfs(8), xfs_info(8).
    */
-  vfsMinimumSize(mountable: string): Promise<number> {
-    return this.raw.vfs_minimum_size(mountable) as Promise<number>;
+  vfsMinimumSize(mountable: string): Promise<bigint> {
+    return this.raw.vfs_minimum_size(mountable) as Promise<bigint>;
   }
 
   /**

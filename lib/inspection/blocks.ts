@@ -43,7 +43,7 @@ export class BlockView {
   async size(device: string): Promise<number> {
     const p = this.#partition(device);
     const entry = p && this.cache!.tables.get(p.disk)!.partitions.find((e) => e.number === p.number);
-    return entry ? entry.sizeBytes : this.guestfs.blockdevGetsize64(device);
+    return entry ? entry.sizeBytes : Number(await this.guestfs.blockdevGetsize64(device));
   }
 
   async listPartitions(): Promise<string[]> {
@@ -56,9 +56,9 @@ export class BlockView {
     if (!table) return this.guestfs.partList(disk);
     return table.partitions.map((p) => ({
       part_num: p.number,
-      part_start: p.startBytes,
-      part_end: p.startBytes + p.sizeBytes - 1,
-      part_size: p.sizeBytes,
+      part_start: BigInt(p.startBytes),
+      part_end: BigInt(p.startBytes + p.sizeBytes - 1),
+      part_size: BigInt(p.sizeBytes),
     }));
   }
 

@@ -2,7 +2,6 @@
 // database (RHEL 9, Fedora 33+). Entries come out as libguestfs' application2 structs with the
 // values inspect_list_applications2 gives for the same database.
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import Database from 'better-sqlite3';
 import type { GuestfsApplication2 } from '../generated/actions.js';
 
 function application(fields: Partial<GuestfsApplication2> & { app2_name: string }): GuestfsApplication2 {
@@ -152,6 +151,8 @@ export function parseRpmHeader(blob: Buffer): GuestfsApplication2 | undefined {
  * give the event loop a turn in between, so a large database never stalls the worker.
  */
 export async function readRpmSqlite(path: string): Promise<GuestfsApplication2[]> {
+  // Loaded here, not with the library: importing 'guestkit-worker' must not load a database driver.
+  const { default: Database } = await import('better-sqlite3');
   const db = new Database(path, { fileMustExist: true });
   try {
     const apps: GuestfsApplication2[] = [];

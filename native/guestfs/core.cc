@@ -2,8 +2,10 @@
 #include "guestfs/core.h"
 
 #include <signal.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -162,6 +164,23 @@ std::vector<pid_t> ChildrenOf(pid_t tid, bool& readable) {
   while (f >> p) out.push_back(p);
   return out;
 }
+
+// The parent of a process (field 4 of /proc/<pid>/stat, after the parenthesised command name).
+pid_t ParentOf(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  size_t end = stat.rfind(')');
+  if (end == std::string::npos) return 0;
+  std::istringstream rest(stat.substr(end + 1));
+  std::string state;
+  pid_t ppid = 0;
+  rest >> state >> ppid;
+  return ppid;
+}
+
+// Through syscall(): glibc only wraps these from 2.36, and the prebuilt addon must load on older.
+int PidfdOpen(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+int PidfdKill(int fd) { return static_cast<int>(syscall(SYS_pidfd_send_signal, fd, SIGKILL, nullptr, 0)); }
 }  // namespace
 
 // Ends every process the handle thread started (qemu, and during launch also qemu-img or
@@ -173,10 +192,33 @@ int Core::Kill() {
   pid_t tid = tid_;
   if (tid == 0) return 0;
   bool readable = false;
-  std::vector<pid_t> victims = ChildrenOf(tid, readable);
-  if (!readable && qemu_pid_ > 0) victims.push_back(qemu_pid_);  // kernel without CONFIG_PROC_CHILDREN
+  std::vector<pid_t> candidates = ChildrenOf(tid, readable);
+  if (!readable && qemu_pid_ > 0) candidates.push_back(qemu_pid_);  // kernel without CONFIG_PROC_CHILDREN
+  // A PID read from /proc can be reaped and reused by an unrelated process before it is
+  // signalled. A pidfd pins one process: open one per candidate, then check the candidate is
+  // still ours. If it is, the pidfd is that child's (or, should the child have died since the
+  // open, a dead process's: the signal then goes nowhere); a reused PID is never signalled.
+  std::vector<std::pair<pid_t, int>> pinned;
+  bool no_pidfd = false;
+  for (pid_t p : candidates) {
+    int fd = PidfdOpen(p);
+    if (fd >= 0) pinned.emplace_back(p, fd);
+    else if (errno == ENOSYS) no_pidfd = true;
+  }
+  bool again = false;
+  std::vector<pid_t> children = readable ? ChildrenOf(tid, again) : std::vector<pid_t>{};
+  auto ours = [&](pid_t p) {
+    return readable ? std::find(children.begin(), children.end(), p) != children.end() : ParentOf(p) == getpid();
+  };
   int n = 0;
-  for (pid_t v : victims) n += kill(v, SIGKILL) == 0 ? 1 : 0;
+  for (auto [p, fd] : pinned) {
+    if (ours(p) && PidfdKill(fd) == 0) n++;
+    close(fd);
+  }
+  // Kernels before 5.3 have no pidfds: signal by PID after the same check (a narrow race remains).
+  if (no_pidfd) {
+    for (pid_t p : candidates) n += ours(p) && kill(p, SIGKILL) == 0 ? 1 : 0;
+  }
   return n;
 }
 

@@ -25,7 +25,7 @@ Config ParseConfig(Napi::Env env, Napi::Value v) {
     Napi::Value x = o.Get(k);
     if (x.IsUndefined()) return;
     if (!x.IsNumber()) throw Napi::TypeError::New(env, std::string("option '") + k + "' must be a number");
-    dst = x.As<Napi::Number>().Int32Value();
+    dst = static_cast<int>(CheckedInteger(env, "create", std::string("option '") + k + "'", x, false));
   };
   auto flag = [&](const char* k, bool& dst) {
     Napi::Value x = o.Get(k);
@@ -54,17 +54,19 @@ Config ParseConfig(Napi::Env env, Napi::Value v) {
 }  // namespace
 
 Napi::Function Handle::Define(Napi::Env env) {
-  return DefineClass(env, "GuestfsHandle",
-                     {
-                         InstanceMethod<&Handle::Ready>("ready"),
-                         InstanceMethod<&Handle::Close>("close"),
-                         InstanceMethod<&Handle::Kill>("kill"),
-                         InstanceAccessor<&Handle::GetPending>("pending"),
-                         InstanceAccessor<&Handle::GetClosed>("closed"),
-                     });
+  Napi::Function ctor = DefineClass(env, kClassName, {});
+  ctor.Get("prototype").As<Napi::Object>().DefineProperties({
+      CheckedMethod<Handle, &Handle::Ready>(env, "ready"),
+      CheckedMethod<Handle, &Handle::Close>(env, "close"),
+      CheckedMethod<Handle, &Handle::Kill>(env, "kill"),
+      CheckedGetter<Handle, &Handle::GetPending>("pending"),
+      CheckedGetter<Handle, &Handle::GetClosed>("closed"),
+  });
+  return ctor;
 }
 
 Handle::Handle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Handle>(info) {
+  info.This().As<Napi::Object>().TypeTag(&kTypeTag);
   core_ = std::make_shared<Core>(ParseConfig(info.Env(), info[0]));
   core_->wrapper = this;
   core_->Start(info.Env());
@@ -90,10 +92,7 @@ Napi::Value Handle::GetClosed(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Submit(const Napi::CallbackInfo& info, const char* action, Call fn) {
-  Napi::Value self = info.This();
-  Handle* h = self.IsObject() ? Napi::ObjectWrap<Handle>::Unwrap(self.As<Napi::Object>()) : nullptr;
-  if (!h) ThrowArg(info.Env(), action, "must be called on a GuestfsHandle");
-  return h->core().Enqueue(info.Env(), action, std::move(fn));
+  return UnwrapThis<Handle>(info, action)->core().Enqueue(info.Env(), action, std::move(fn));
 }
 
 }  // namespace guestkit::gfs
@@ -109,8 +108,12 @@ void InitGuestfs(Napi::Env env, Napi::Object exports) {
   Napi::Array names = Napi::Array::New(env, actions.size());
   for (size_t i = 0; i < actions.size(); i++) {
     auto fn = actions[i].fn;
-    // Argument errors reject the returned promise instead of throwing: every action is async.
-    auto method = [fn](const Napi::CallbackInfo& info) -> Napi::Value {
+    const char* name = actions[i].name;
+    // A foreign `this` throws a TypeError at once (a programming error, like calling a built-in
+    // method on the wrong object); argument errors reject the returned promise instead: every
+    // action is async.
+    auto method = [fn, name](const Napi::CallbackInfo& info) -> Napi::Value {
+      UnwrapThis<Handle>(info, name);
       try {
         return fn(info);
       } catch (const Napi::Error& e) {

@@ -2,6 +2,7 @@
 #include "guestfs/runtime.h"
 
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -90,13 +91,15 @@ OutcomePtr Fail(guestfs_h* g) {
 
 namespace {
 struct Value : Outcome {
-  enum Kind { Undefined, Number, Boolean, String, Null } kind;
+  enum Kind { Undefined, Number, BigInt, Boolean, String, Null } kind;
   double num = 0;
+  int64_t wide = 0;
   std::string str;
   explicit Value(Kind k) : kind(k) {}
   Napi::Value ToJs(Napi::Env env) override {
     switch (kind) {
       case Number: return Napi::Number::New(env, num);
+      case BigInt: return Napi::BigInt::New(env, wide);
       case Boolean: return Napi::Boolean::New(env, num != 0);
       case String: return Napi::String::New(env, str);
       case Null: return env.Null();
@@ -155,7 +158,13 @@ OutcomePtr TakeList(char** l, bool hash) {
 OutcomePtr RetErr(guestfs_h* g, int r) { return r == -1 ? Fail(g) : std::make_unique<Value>(Value::Undefined); }
 OutcomePtr RetInt(guestfs_h* g, int r) { return r == -1 ? Fail(g) : Num(r); }
 OutcomePtr RetBool(guestfs_h* g, int r) { return r == -1 ? Fail(g) : Num(r, Value::Boolean); }
-OutcomePtr RetInt64(guestfs_h* g, int64_t r) { return r == -1 ? Fail(g) : Num(static_cast<double>(r)); }
+// 64-bit results are bigints (sizes, offsets and bitmasks pass 2^53); 32-bit ones numbers.
+OutcomePtr RetInt64(guestfs_h* g, int64_t r) {
+  if (r == -1) return Fail(g);
+  auto v = std::make_unique<Value>(Value::BigInt);
+  v->wide = r;
+  return v;
+}
 
 OutcomePtr RetString(guestfs_h* g, char* s) {
   if (!s) return Fail(g);
@@ -199,12 +208,8 @@ Napi::Object StructToJs(Napi::Env env, const StructDesc& d, const char* base) {
       case FieldKind::Char: v = Napi::String::New(env, at, 1); break;
       case FieldKind::I32: v = Napi::Number::New(env, *reinterpret_cast<const int32_t*>(at)); break;
       case FieldKind::U32: v = Napi::Number::New(env, *reinterpret_cast<const uint32_t*>(at)); break;
-      case FieldKind::I64:
-        v = Napi::Number::New(env, static_cast<double>(*reinterpret_cast<const int64_t*>(at)));
-        break;
-      case FieldKind::U64:
-        v = Napi::Number::New(env, static_cast<double>(*reinterpret_cast<const uint64_t*>(at)));
-        break;
+      case FieldKind::I64: v = Napi::BigInt::New(env, *reinterpret_cast<const int64_t*>(at)); break;
+      case FieldKind::U64: v = Napi::BigInt::New(env, *reinterpret_cast<const uint64_t*>(at)); break;
       case FieldKind::OptPercent: {
         float p = *reinterpret_cast<const float*>(at);
         v = p < 0 ? env.Null() : Napi::Number::New(env, p);  // -1 means "not applicable"
@@ -270,10 +275,28 @@ StrList Args::List(const char* name) {
   return l;
 }
 
+int64_t CheckedInteger(Napi::Env env, const char* action, const std::string& what, Napi::Value v, bool wide) {
+  if (wide && v.IsBigInt()) {
+    bool lossless = false;
+    int64_t out = v.As<Napi::BigInt>().Int64Value(&lossless);
+    if (!lossless) ThrowArg(env, action, what + " must fit in 64 bits (got " + v.ToString().Utf8Value() + "n)");
+    return out;
+  }
+  if (!v.IsNumber()) ThrowArg(env, action, what + (wide ? " must be an integer (number or bigint)" : " must be an integer"));
+  double d = v.As<Napi::Number>().DoubleValue();
+  // A number beyond 2^53 has already lost digits in JS: 64-bit values that large come as bigints.
+  const double hi = wide ? 9007199254740991.0 : 2147483647.0;
+  const double lo = wide ? -hi : -2147483648.0;
+  if (!std::isfinite(d) || std::trunc(d) != d || d < lo || d > hi) {
+    ThrowArg(env, action,
+             what + (wide ? " must be a safe integer (a bigint beyond 2^53)" : " must be an integer from -2147483648 to 2147483647") +
+                 " (got " + v.ToString().Utf8Value() + ")");
+  }
+  return static_cast<int64_t>(d);
+}
+
 int Args::Int(const char* name) {
-  Napi::Value v = Next(name);
-  if (!v.IsNumber()) ThrowArg(Env(), action_, std::string("argument '") + name + "' must be a number");
-  return v.As<Napi::Number>().Int32Value();
+  return static_cast<int>(CheckedInteger(Env(), action_, std::string("argument '") + name + "'", Next(name), false));
 }
 
 int Args::Bool(const char* name) {
@@ -283,13 +306,7 @@ int Args::Bool(const char* name) {
 }
 
 int64_t Args::Int64(const char* name) {
-  Napi::Value v = Next(name);
-  if (v.IsBigInt()) {
-    bool lossless;
-    return v.As<Napi::BigInt>().Int64Value(&lossless);
-  }
-  if (!v.IsNumber()) ThrowArg(Env(), action_, std::string("argument '") + name + "' must be a number");
-  return v.As<Napi::Number>().Int64Value();
+  return CheckedInteger(Env(), action_, std::string("argument '") + name + "'", Next(name), true);
 }
 
 std::string Args::Buf(const char* name) {

@@ -141,6 +141,9 @@ class Args {
 };
 
 [[noreturn]] void ThrowArg(Napi::Env env, const char* action, const std::string& what);
+// Integer arguments are never truncated: a 32-bit one must be an integer number in int range; a
+// 64-bit one a safe integer number or a bigint that fits int64_t. Anything else is EINVAL.
+int64_t CheckedInteger(Napi::Env env, const char* action, const std::string& what, Napi::Value v, bool wide);
 void CheckOptionKeys(Args& a, Napi::Object obj, std::initializer_list<const char*> known);
 
 // Fills one optargs struct: only the keys present set their bit in the bitmask.
@@ -162,16 +165,10 @@ class OptReader {
     }
   }
   void Int(const char* key, uint64_t bit, int& dst) {
-    if (Napi::Value v = Get(key, bit); !v.IsEmpty()) {
-      if (!v.IsNumber()) Bad(key, "a number");
-      dst = v.As<Napi::Number>().Int32Value();
-    }
+    if (Napi::Value v = Get(key, bit); !v.IsEmpty()) dst = static_cast<int>(Checked(key, v, false));
   }
   void Int64(const char* key, uint64_t bit, int64_t& dst) {
-    if (Napi::Value v = Get(key, bit); !v.IsEmpty()) {
-      if (!v.IsNumber()) Bad(key, "a number");
-      dst = v.As<Napi::Number>().Int64Value();
-    }
+    if (Napi::Value v = Get(key, bit); !v.IsEmpty()) dst = Checked(key, v, true);
   }
   void Str(const char* key, uint64_t bit, const char*& dst) {
     if (Napi::Value v = Get(key, bit); !v.IsEmpty()) {
@@ -201,6 +198,9 @@ class OptReader {
     if (v.IsUndefined()) return Napi::Value();
     o_.v.bitmask |= bit;
     return v;
+  }
+  int64_t Checked(const char* key, Napi::Value v, bool wide) {
+    return CheckedInteger(a_.Env(), a_.Action(), std::string("option '") + key + "'", v, wide);
   }
   [[noreturn]] void Bad(const char* key, const char* want) {
     ThrowArg(a_.Env(), a_.Action(), std::string("option '") + key + "' must be " + want);

@@ -21,6 +21,7 @@
 #include <system_error>
 #include <thread>
 
+#include "common.h"
 #include "sha256/control.h"
 #include "sha256/sha256.h"
 
@@ -147,6 +148,10 @@ void CallJs(Napi::Env env, Napi::Function callback, Job* /*job*/, Event* event) 
 
 using JobHandle = std::shared_ptr<Job>;
 
+// abortHashFile() takes back the External hashFile() returned; any other External would be read
+// as a JobHandle, so ours are tagged.
+constexpr napi_type_tag kJobTag = {0x6775657374686173ULL, 0x2d66696c652d6a6fULL};
+
 Napi::Value HashFile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsString() || !info[1].IsNumber() || !info[2].IsFunction()) {
@@ -174,12 +179,15 @@ Napi::Value HashFile(const Napi::CallbackInfo& info) {
     tsfn.Release();
     throw Napi::Error::New(env, std::string("could not start the hashing thread: ") + e.what());
   }
-  return Napi::External<JobHandle>::New(env, new JobHandle(job),
-                                        [](Napi::Env, JobHandle* handle) { delete handle; });
+  auto external = Napi::External<JobHandle>::New(env, new JobHandle(job),
+                                                 [](Napi::Env, JobHandle* handle) { delete handle; });
+  external.TypeTag(&kJobTag);
+  return external;
 }
 
 Napi::Value AbortHashFile(const Napi::CallbackInfo& info) {
-  if (info[0].IsExternal()) (*info[0].As<Napi::External<JobHandle>>().Data())->Abort();
+  if (!HasTag(info[0], kJobTag)) throw Napi::TypeError::New(info.Env(), "abortHashFile(job): not a hashFile() job");
+  (*info[0].As<Napi::External<JobHandle>>().Data())->Abort();
   return info.Env().Undefined();
 }
 

@@ -2,6 +2,7 @@
 // fine for the small inputs it is meant for (headers, manifests); large files go through hashFile.
 #include <string>
 
+#include "common.h"
 #include "sha256/evp.h"
 #include "sha256/sha256.h"
 
@@ -20,19 +21,25 @@ Napi::Error Finalized(Napi::Env env) {
 
 class Sha256 : public Napi::ObjectWrap<Sha256> {
  public:
+  static constexpr napi_type_tag kTypeTag = {0x6775657374686173ULL, 0x3235362d696e6372ULL};
+  static constexpr const char* kClassName = "Sha256";
+
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "Sha256",
-                       {InstanceMethod<&Sha256::Update>("update"),
-                        InstanceMethod<&Sha256::DigestHex>("digest")});
+    Napi::Function ctor = DefineClass(env, kClassName, {});
+    ctor.Get("prototype").As<Napi::Object>().DefineProperties({
+        CheckedMethod<Sha256, &Sha256::Update>(env, "update"),
+        CheckedMethod<Sha256, &Sha256::DigestHex>(env, "digest"),
+    });
+    return ctor;
   }
 
   explicit Sha256(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Sha256>(info) {
+    info.This().As<Napi::Object>().TypeTag(&kTypeTag);
     if (!digest_.ok()) {
       throw CodedError(info.Env(), "CRYPTO_ERROR", "OpenSSL could not create a SHA-256 context");
     }
   }
 
- private:
   Napi::Value Update(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (finalized_) throw Finalized(env);
@@ -66,6 +73,7 @@ class Sha256 : public Napi::ObjectWrap<Sha256> {
     return Napi::String::New(env, hex);
   }
 
+ private:
   Digest digest_;
   bool finalized_ = false;
 };

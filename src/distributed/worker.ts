@@ -703,13 +703,12 @@ export class RedisWorker extends EventEmitter<WorkerEvents> implements Worker {
       }),
     );
     checks.libguestfs ??= this.runsJobs
-      ? await import('../../lib/native.js').then(
-          () => ({ status: 'ok' as const }),
-          (err: unknown) => ({
-            status: 'error' as const,
-            message: `native addon unavailable: ${String(err)}`,
-          }),
-        )
+      ? await import('../../lib/native.js').then(({ libguestfsAvailability }) => {
+          const binding = libguestfsAvailability();
+          return binding.available
+            ? { status: 'ok' as const }
+            : { status: 'error' as const, message: binding.reason };
+        })
       : { status: 'ok', message: 'not used on an API node (checked where jobs run)' };
     const status =
       checks.store.status === 'error'

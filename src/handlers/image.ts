@@ -4,7 +4,8 @@
 import { HandlerError, WorkerError } from '../protocol/errors.js';
 import { backingChain, imageInfo, type ImageInfo } from '../tools/qemu-img.js';
 import { resolveAllowedPath } from '../worker/paths.js';
-import type { HandlerContext } from './types.js';
+import { libguestfsAvailability } from '../../lib/native.js';
+import type { HandlerAvailability, HandlerContext } from './types.js';
 
 /** Payload formats → qemu-img format names (`img` is raw). */
 export function normaliseFormat(format: string): string {
@@ -147,4 +148,12 @@ export async function verifyImageChecksum(
   ctx.metrics.checksum('success');
   ctx.progress('checksum', 100, 'Checksum verified');
   return true;
+}
+
+/**
+ * `available()` of the handlers that open images with libguestfs: without it they are left out
+ * of the capabilities, and the reason says what to install.
+ */
+export function libguestfsAvailable(): Promise<HandlerAvailability> {
+  return Promise.resolve(libguestfsAvailability());
 }

@@ -19,6 +19,7 @@ import { isTerminal } from '../protocol/schema.js';
 import { SqliteStore } from '../store/sqlite.js';
 import type { JobRecord, JobStore } from '../store/types.js';
 import { closeSharedAppliancePoolIfIdle, sharedAppliancePoolStatus } from '../../lib/appliance/index.js';
+import { libguestfsAvailability } from '../../lib/native.js';
 import { shutdownReason } from './attempt.js';
 import { buildRegistration, CapabilityProbe, checkConstraints, type FeatureProbe } from './capabilities.js';
 import { Executor } from './executor.js';
@@ -82,20 +83,17 @@ export function toStatusDocument(job: JobRecord): JobStatusDocument {
   return doc;
 }
 
-/** Default libguestfs check: the native addon loads (it links libguestfs). */
+/** Default libguestfs check: the libguestfs binding loads (it links libguestfs.so.0). */
 async function libguestfsCheck(): Promise<HealthCheck> {
-  try {
-    await import('../../lib/native.js');
-    // What the appliance pool is doing, once a disk job created it (readiness at a glance).
-    const pool = sharedAppliancePoolStatus();
-    if (!pool) return { status: 'ok' };
-    const message =
-      `appliances ${pool.appliances} up, ${pool.drives} drives, ${pool.running} running, ` +
-      `${pool.queued} queued, ${pool.reserved} reserved`;
-    return { status: 'ok', message };
-  } catch (err) {
-    return { status: 'error', message: `native addon unavailable: ${(err as Error).message}` };
-  }
+  const binding = libguestfsAvailability();
+  if (!binding.available) return { status: 'error', message: binding.reason };
+  // What the appliance pool is doing, once a disk job created it (readiness at a glance).
+  const pool = sharedAppliancePoolStatus();
+  if (!pool) return { status: 'ok' };
+  const message =
+    `appliances ${pool.appliances} up, ${pool.drives} drives, ${pool.running} running, ` +
+    `${pool.queued} queued, ${pool.reserved} reserved`;
+  return { status: 'ok', message };
 }
 
 export class LocalWorker extends EventEmitter<WorkerEvents> implements Worker {

@@ -195,7 +195,7 @@ describe('block facts read on the way', () => {
       if (!theirs.TYPE) continue;
       expect(pick(await view.blkid(dev)), dev).toEqual(pick(theirs));
       expect(await view.vfsType(dev), dev).toBe(await g.vfsType(dev));
-      expect(await view.size(dev), dev).toBe(await g.blockdevGetsize64(dev));
+      expect(await view.size(dev), dev).toBe(Number(await g.blockdevGetsize64(dev)));
     }
   });
 });

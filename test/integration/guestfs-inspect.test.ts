@@ -156,8 +156,8 @@ describe('Guestfs against a real appliance', () => {
       expect(buf.toString()).toBe(text);
       expect(text.trim()).toBe(debian.hostname);
       const st = await g.statns('/etc/hostname'); // struct return
-      expect(st.st_size).toBe(buf.length);
-      expect(await g.filesize('/etc/hostname')).toBe(buf.length); // int64 return
+      expect(st.st_size).toBe(BigInt(buf.length)); // 64-bit fields are bigints
+      expect(await g.filesize('/etc/hostname')).toBe(BigInt(buf.length)); // int64 return: a bigint
       expect(await g.isDir('/etc', { followsymlinks: true })).toBe(true); // _opts form, bool optarg
       const entries = await g.readdir('/etc'); // struct list with char fields
       expect(entries.find((e) => e.name === 'hostname')?.ftyp).toBe('r');
@@ -185,7 +185,7 @@ describe('Guestfs against a real appliance', () => {
       expect(Buffer.compare(part, bytes.subarray(1000, 1016))).toBe(0);
       expect(await g.umask(0o22)).toBeTypeOf('number'); // int return
       const vfs = await g.statvfs('/');
-      expect(vfs.bsize).toBe(1024);
+      expect(vfs.bsize).toBe(1024n);
     } finally {
       await g.umountAll();
     }

@@ -204,7 +204,7 @@ describe('/etc snapshot', () => {
       ]);
       expect(await v.exists('/etc/nope')).toBe(false);
       const [st] = await v.lstatnslist('/etc', ['passwd']);
-      expect(st.st_mode & 0o170000).toBe(0o100000);
+      expect(st.st_mode & 0o170000n).toBe(0o100000n);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -387,7 +387,7 @@ describe('installedApplications guards', () => {
     const { installedApplications } = await import('../../lib/inspection/index.js');
     const downloads: string[] = [];
     const g = {
-      statns: async () => ({ st_size: 301 * 1024 * 1024 }),
+      statns: async () => ({ st_size: 301n * 1024n * 1024n }),
       download: async (remote: string) => void downloads.push(remote),
     } as unknown as import('../../lib/guestfs.js').Guestfs;
     const facts = { package_format: 'deb' } as import('../../lib/inspection/index.js').OsFacts;

@@ -43,13 +43,13 @@ export async function lstatTree(g: Guestfs, dir: string): Promise<Map<string, Fi
   dirs.forEach(([parent, names], i) => {
     stats[i].forEach((st: GuestfsStatns, j) => {
       // lstatnslist gives -1 fields for a name it could not stat: leave it out.
-      if (st.st_ino === -1) return;
+      if (st.st_ino === -1n) return;
       out.set(join2(parent, names[j]), {
-        mode: st.st_mode,
-        uid: st.st_uid,
-        gid: st.st_gid,
-        size: st.st_size,
-        mtime: st.st_mtime_sec,
+        mode: Number(st.st_mode),
+        uid: Number(st.st_uid),
+        gid: Number(st.st_gid),
+        size: Number(st.st_size),
+        mtime: Number(st.st_mtime_sec),
       });
     });
   });

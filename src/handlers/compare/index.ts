@@ -6,6 +6,7 @@ import type { Guestfs } from '../../../lib/guestfs.js';
 import { collectReport, withMounts } from '../inspect/collect.js';
 import type { InspectionReport } from '../inspect/report.js';
 import { resolveAllowedPath } from '../../worker/paths.js';
+import { libguestfsAvailable } from '../image.js';
 import { reserveImages, withImages } from '../inspect/attach.js';
 import { noOperatingSystem } from '../inspect/index.js';
 import { writeReport } from '../inspect/output.js';
@@ -208,4 +209,5 @@ export const compareHandler: JobHandler<CompareRequest> = {
   validate: (data) => validateComparePayload(data),
   reserve: reserveImages((d) => ({ images: [d.baseline, d.target], isolated: d.isolated })),
   run,
+  available: libguestfsAvailable,
 };

@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HandlerError, isCodedError } from '../../protocol/errors.js';
 import { createOverlay, probeQemuImg } from '../../tools/qemu-img.js';
-import { prepareImage, verifyImageChecksum, type PreparedImage } from '../image.js';
+import { libguestfsAvailable, prepareImage, verifyImageChecksum, type PreparedImage } from '../image.js';
 import type { HandlerAvailability, HandlerContext, HandlerResult, JobHandler } from '../types.js';
 import { FixAppliance } from './appliance.js';
 import { defaultFixOperations } from './builtin.js';
@@ -184,6 +184,8 @@ let libguestfsCheck: Promise<HandlerAvailability> | undefined;
 async function available(): Promise<HandlerAvailability> {
   const probe = await probeQemuImg();
   if (!probe.available) return { available: false, reason: probe.reason ?? 'qemu-img not found' };
+  const binding = await libguestfsAvailable();
+  if (!binding.available) return binding;
   libguestfsCheck ??= (async () => {
     try {
       const { Guestfs } = await import('../../../lib/guestfs.js');

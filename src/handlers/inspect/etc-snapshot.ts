@@ -193,10 +193,10 @@ export function snapshotView(g: Guestfs, snap: GuestSnapshot | null): Guestfs {
         ? names.map((n) => {
             const e = snap.entries.get(`${dir}/${n}`);
             return {
-              st_mode: e ? S_IFMT[e.type] | (e.mode & 0o7777) : 0,
-              st_uid: e?.uid ?? 0,
-              st_gid: e?.gid ?? 0,
-              st_size: e?.data.length ?? 0,
+              st_mode: BigInt(e ? S_IFMT[e.type] | (e.mode & 0o7777) : 0),
+              st_uid: BigInt(e?.uid ?? 0),
+              st_gid: BigInt(e?.gid ?? 0),
+              st_size: BigInt(e?.data.length ?? 0),
             } as GuestfsStatns;
           })
         : g.lstatnslist(dir, names),

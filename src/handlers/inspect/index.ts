@@ -3,6 +3,7 @@
 import { HandlerError } from '../../protocol/errors.js';
 import { resolveAllowedPath } from '../../worker/paths.js';
 import type { HandlerContext, HandlerResult, JobHandler } from '../types.js';
+import { libguestfsAvailable } from '../image.js';
 import { reserveImages, withImages } from './attach.js';
 import { collectReport } from './collect.js';
 import { validateInspectPayload, type InspectPayload } from './payload.js';
@@ -91,4 +92,5 @@ export const inspectHandler: JobHandler<InspectPayload> = {
   validate: (data) => validateInspectPayload(data),
   reserve: reserveImages((d) => ({ images: [d.image], isolated: d.isolated })),
   run,
+  available: libguestfsAvailable,
 };

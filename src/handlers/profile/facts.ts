@@ -62,14 +62,15 @@ async function tmpFacts(g: Guestfs, report: InspectionReport): Promise<ProfileFa
   }
   if (!(await g.exists('/tmp'))) return null;
   let st = await g.lstatns('/tmp');
-  if ((st.st_mode & S_IFMT) === S_IFLNK) {
+  if ((Number(st.st_mode) & S_IFMT) === S_IFLNK) {
     // Resolve inside the guest: an absolute target must not be read from the appliance's own /.
     const target = await g.readlink('/tmp');
     const path = target.startsWith('/') ? target : `/${target}`;
     if (!(await g.exists(path))) return null;
     st = await g.statns(path);
   }
-  return { mode: octal(st.st_mode), sticky: (st.st_mode & 0o1000) !== 0, source: 'filesystem' };
+  const mode = Number(st.st_mode);
+  return { mode: octal(mode), sticky: (mode & 0o1000) !== 0, source: 'filesystem' };
 }
 
 async function swapFacts(g: Guestfs, report: InspectionReport): Promise<ProfileFacts['swap']> {
@@ -89,10 +90,10 @@ async function swapFacts(g: Guestfs, report: InspectionReport): Promise<ProfileF
       // An LV (/dev/mapper/vg-swap) the appliance activated under the same name. A bus name
       // (/dev/sdb2) may be another job's drive in a shared appliance: never looked up.
       const busName = /^\/dev\/([shv]d[a-z]+|xvd[a-z]+|nvme\d+n\d+)/.test(value);
-      size = busName ? null : await g.blockdevGetsize64(value).catch(() => null);
+      size = busName ? null : await g.blockdevGetsize64(value).then(Number, () => null);
     } else if (key === '' && value.startsWith('/')) {
       // A swap file inside the guest.
-      size = (await g.exists(value)) ? (await g.statns(value)).st_size : null;
+      size = (await g.exists(value)) ? Number((await g.statns(value)).st_size) : null;
     }
     out.push({ spec: e.spec, size_bytes: size });
   }

@@ -3,6 +3,7 @@
 // JS side (pure, cheap). fail_on_critical fails the job after the report is written.
 import { HandlerError } from '../../protocol/errors.js';
 import { resolveAllowedPath } from '../../worker/paths.js';
+import { libguestfsAvailable } from '../image.js';
 import { reserveImages, withImages } from '../inspect/attach.js';
 import { collectReport } from '../inspect/collect.js';
 import { noOperatingSystem } from '../inspect/index.js';
@@ -114,4 +115,5 @@ export const profileHandler: JobHandler<ProfileRequest> = {
   validate: (data) => validateProfilePayload(data),
   reserve: reserveImages((d) => ({ images: [d.image], isolated: d.isolated })),
   run,
+  available: libguestfsAvailable,
 };

@@ -87,7 +87,7 @@ export async function collectSecurity(g: Guestfs, ctx: SecurityContext): Promise
         ? mode
         : 'disabled';
 
-  const apparmorProfiles = apparmorStats.filter((s) => (s.st_mode & 0o170000) === 0o100000).length;
+  const apparmorProfiles = apparmorStats.filter((s) => (s.st_mode & 0o170000n) === 0o100000n).length;
 
   const ufwConf = text.get('/etc/ufw/ufw.conf');
   const ufwDefaults = parseKeyValues(text.get('/etc/default/ufw'));

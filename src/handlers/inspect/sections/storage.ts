@@ -35,8 +35,8 @@ export async function collectStorage(
     return {
       device,
       number,
-      start_bytes: entry?.part_start ?? 0,
-      size_bytes: entry?.part_size ?? 0,
+      start_bytes: Number(entry?.part_start ?? 0),
+      size_bytes: Number(entry?.part_size ?? 0),
       filesystem: fsTypes[device] || 'unknown',
     };
   });

@@ -1,0 +1,13 @@
+// Module hooks of scripts/import-probe.mjs: records every URL the ES module loader resolves.
+import { appendFileSync } from 'node:fs';
+
+let log;
+export function initialize(data) {
+  log = data.log;
+}
+
+export async function resolve(specifier, context, next) {
+  const result = await next(specifier, context);
+  appendFileSync(log, result.url + '\n');
+  return result;
+}
