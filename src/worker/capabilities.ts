@@ -6,9 +6,13 @@ import { freemem, hostname, totalmem } from 'node:os';
 import { cpuCores, type WorkerConfig } from '../config.js';
 import { WorkerError } from '../protocol/errors.js';
 import type { JobEnvelope, WorkerRegistration, WorkerState } from '../protocol/schema.js';
+import { imageFormats, libguestfsFeatureProbe } from './features.js';
 
-/** Returns feature names this machine offers (e.g. libguestfs `available()` groups). */
-export type FeatureProbe = () => Promise<string[]>;
+/**
+ * Returns feature names this machine offers (e.g. libguestfs `available()` groups); gets the
+ * probed disk formats, which some features depend on.
+ */
+export type FeatureProbe = (probed: { disk_formats: readonly string[] }) => Promise<string[]>;
 
 function run(cmd: string, args: string[], timeoutMs = 10_000): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -24,9 +28,10 @@ export function parseQemuImgFormats(help: string): string[] {
   return m ? [...new Set(m[1].trim().split(/\s+/).filter(Boolean))].sort() : [];
 }
 
+/** The disk image formats qemu-img opens (its block drivers less protocols, filters and test drivers). */
 export async function probeDiskFormats(qemuImg = 'qemu-img'): Promise<string[]> {
   try {
-    return parseQemuImgFormats(await run(qemuImg, ['--help']));
+    return imageFormats(parseQemuImgFormats(await run(qemuImg, ['--help'])));
   } catch {
     return [];
   }
@@ -58,15 +63,16 @@ export interface ProbedCapabilities {
 export class CapabilityProbe {
   private cached: Promise<ProbedCapabilities> | undefined;
 
-  constructor(private readonly featureProbes: readonly FeatureProbe[] = []) {}
+  /** Default probes: the libguestfs groups under the original worker's feature names. */
+  constructor(private readonly featureProbes: readonly FeatureProbe[] = [libguestfsFeatureProbe]) {}
 
   /** Probes once; later calls get the cached answer. */
   get(): Promise<ProbedCapabilities> {
     this.cached ??= (async () => {
-      const [formats, ...features] = await Promise.all([
-        probeDiskFormats(),
-        ...this.featureProbes.map((p) => p().catch(() => [] as string[])),
-      ]);
+      const formats = await probeDiskFormats();
+      const features = await Promise.all(
+        this.featureProbes.map((p) => p({ disk_formats: formats }).catch(() => [] as string[])),
+      );
       return { disk_formats: formats, features: [...new Set(features.flat())].sort() };
     })();
     return this.cached;
