@@ -60,3 +60,14 @@ export {
   type OsFacts,
   type RootInspection,
 } from './inspection/index.js';
+// Initramfs images as the kernel unpacks them (early cpio + gzip/zstd/xz/lz4 streams).
+export {
+  readInitramfs,
+  rebuildInitramfs,
+  InitramfsDecodeError,
+  type Initramfs,
+  type InitramfsSegment,
+  type ReadInitramfsOptions,
+  type CpioEntry,
+  type Compression,
+} from './initramfs/index.js';
