@@ -2,6 +2,8 @@
 // (one line each) as they are added.
 import { compareHandler } from './compare/index.js';
 import { convertHandler } from './convert/index.js';
+import { doctorHandler, migratePlanHandler } from './doctor/index.js';
+import { repairHandler } from './doctor/repair.js';
 import { systemEchoHandler, testEchoHandler } from './echo.js';
 import { fixHandler } from './fix/index.js';
 import { inspectHandler } from './inspect/index.js';
@@ -29,6 +31,9 @@ defaultRegistry.register(fixHandler);
 defaultRegistry.register(inspectHandler);
 defaultRegistry.register(profileHandler);
 defaultRegistry.register(compareHandler);
+defaultRegistry.register(doctorHandler);
+defaultRegistry.register(migratePlanHandler);
+defaultRegistry.register(repairHandler);
 
 /** Adds an operation to the default registry (affects workers created afterwards and running ones). */
 export function registerHandler<TData>(

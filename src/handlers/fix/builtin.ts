@@ -2,6 +2,17 @@
 // reset_machine_id. Each reports a clear failed status (with what to do) instead of guessing.
 import { bool, invalid, str, type Obj } from '../payload-fields.js';
 import {
+  bootloaderCmdlineOperation,
+  initramfsAddDriversOperation,
+  selinuxAutorelabelOperation,
+} from './boot-ops.js';
+import {
+  fstabStableNamesOperation,
+  networkPortableOperation,
+  serviceDisableOperation,
+  serviceEnableOperation,
+} from './guest-ops.js';
+import {
   FixOperationRegistry,
   hostArch,
   RHEL_FAMILY,
@@ -255,10 +266,17 @@ export const resetMachineIdOperation: FixOperation<Record<string, never>> = {
   },
 };
 
-/** The registry guestkit.fix uses unless given another. */
+/** The registry guestkit.fix uses unless given another (the migration steps included). */
 export const defaultFixOperations = new FixOperationRegistry()
   .register(fsckOperation)
   .register(selinuxRelabelOperation)
   .register(initramfsOperation)
   .register(setHostnameOperation)
-  .register(resetMachineIdOperation);
+  .register(resetMachineIdOperation)
+  .register(initramfsAddDriversOperation)
+  .register(bootloaderCmdlineOperation)
+  .register(selinuxAutorelabelOperation)
+  .register(fstabStableNamesOperation)
+  .register(networkPortableOperation)
+  .register(serviceDisableOperation)
+  .register(serviceEnableOperation);

@@ -12,12 +12,13 @@ import { FixAppliance } from './appliance.js';
 import { defaultFixOperations } from './builtin.js';
 import { commitFix, resolveFixTargets, writeFixReport } from './commit.js';
 import type { FixOperationRegistry, GuestOs } from './operations.js';
-import { validateFixPayload, type FixRequest } from './payload.js';
+import { validateFixPayload, type FixRequest, type FixStep } from './payload.js';
 import { newReport, runSteps, validateOverlay, type FixReport, type FixTargets } from './steps.js';
 
 export * from './operations.js';
 export * from './builtin.js';
 export { validateFixPayload, type FixRequest, type FixStep } from './payload.js';
+export { FixAppliance } from './appliance.js';
 export type { FixReport, OperationReport } from './steps.js';
 
 export interface FixHandlerOptions {
@@ -35,7 +36,27 @@ function failWith(
   throw new HandlerError(code, message, { phase: report.phase, details: { report } });
 }
 
-async function run(ctx: HandlerContext<FixRequest>, registry: FixOperationRegistry): Promise<HandlerResult> {
+/**
+ * What guestkit.repair adds to the fix pipeline: it decides the operations once the guest is
+ * inspected (from a diagnosis) and judges the result before commit.
+ */
+export interface FixPipelineHooks {
+  /** The operations to run, decided in the appliance; default: the request's. */
+  planSteps?(appliance: FixAppliance, os: GuestOs): Promise<FixStep[]>;
+  /** After the re-inspection, before commit: why not to commit, or null to commit. */
+  beforeCommit?(appliance: FixAppliance, os: GuestOs, report: FixReport): Promise<string | null>;
+}
+
+/**
+ * The fix pipeline: overlay on the image, one appliance, the operations, re-inspection (and the
+ * hooks' judgement), then commit into the image or output.fixed_image. Any failure leaves the
+ * image byte-for-byte unchanged.
+ */
+export async function runFixPipeline(
+  ctx: HandlerContext<FixRequest>,
+  registry: FixOperationRegistry,
+  hooks: FixPipelineHooks = {},
+): Promise<HandlerResult> {
   const started = performance.now();
   const { data } = ctx;
   ctx.progress('validation', 0, 'Checking the image and the declared targets');
@@ -55,7 +76,7 @@ async function run(ctx: HandlerContext<FixRequest>, registry: FixOperationRegist
   try {
     const targets = await resolveFixTargets(ctx, image);
     await verifyImageChecksum(ctx, image.path, data.image.checksum);
-    return await fixImage(ctx, registry, image, targets, started);
+    return await fixImage(ctx, registry, image, targets, started, hooks);
   } finally {
     imagesInFix.delete(image.path);
   }
@@ -70,6 +91,7 @@ async function fixImage(
   image: PreparedImage,
   targets: FixTargets,
   started: number,
+  hooks: FixPipelineHooks,
 ): Promise<HandlerResult> {
   const { data, signal } = ctx;
   const report = newReport(data, image, targets);
@@ -98,7 +120,10 @@ async function fixImage(
     };
 
     report.phase = 'fix';
-    await runSteps(ctx, registry, appliance, os, report);
+    const steps = hooks.planSteps ? await hooks.planSteps(appliance, os) : data.operations;
+    if (hooks.planSteps)
+      report.operations = newReport({ ...data, operations: steps }, image, targets).operations;
+    await runSteps(ctx, registry, appliance, os, report, steps);
     const failed = report.operations.filter((o) => o.status === 'failed');
     if (failed.length > 0) {
       failWith(
@@ -120,6 +145,12 @@ async function fixImage(
           report,
         );
       }
+    }
+    if (hooks.beforeCommit) {
+      report.phase = 'validation';
+      const problem = await hooks.beforeCommit(appliance, os, report);
+      if (problem)
+        failWith('EXECUTION_ERROR', `${problem}; nothing was committed, ${image.path} is unchanged`, report);
     }
     // A clean shutdown puts every guest write into the overlay before qemu-img reads it.
     await appliance.shutdown();
@@ -207,7 +238,7 @@ export function createFixHandler(options: FixHandlerOptions = {}): JobHandler<Fi
     payloadTypes: ['guestkit.fix.v1'],
     description: `Repairs a guest on a qcow2 overlay, then commits (${registry.types().join(', ')})`,
     validate: (data) => validateFixPayload(data, registry),
-    run: (ctx) => run(ctx, registry),
+    run: (ctx) => runFixPipeline(ctx, registry),
     available,
   };
 }

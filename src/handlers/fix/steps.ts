@@ -4,7 +4,7 @@ import type { PreparedImage } from '../image.js';
 import type { HandlerContext } from '../types.js';
 import { describeGuestfsError, type FixAppliance } from './appliance.js';
 import type { FixOperationRegistry, FixStatus, GuestOs } from './operations.js';
-import type { FixRequest } from './payload.js';
+import type { FixRequest, FixStep } from './payload.js';
 
 export interface OperationReport {
   type: string;
@@ -83,8 +83,8 @@ export async function runSteps(
   appliance: FixAppliance,
   os: GuestOs,
   report: FixReport,
+  steps: readonly FixStep[] = ctx.data.operations,
 ): Promise<void> {
-  const steps = ctx.data.operations;
   let halted = false;
   for (const [i, step] of steps.entries()) {
     const entry = report.operations[i];
