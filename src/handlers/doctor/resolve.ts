@@ -12,13 +12,28 @@ export type Resolution =
 
 const BUS_NAME = /^\/dev\/((?:[shv]d|xvd)[a-z]+)(\d*)$|^\/dev\/(nvme\d+n\d+)(?:p(\d+))?$/;
 
+/**
+ * The filesystems of the guest's own disk. In a shared appliance libguestfs may list a device the
+ * guest's fstab names that is another job's drive (/dev/sdb1): only the partitions and LVs the
+ * storage section found on the root's disk count.
+ */
+function ownFilesystems(report: InspectionReport): InspectionReport['filesystems'] {
+  const storage = report.storage;
+  if (!storage) return report.filesystems;
+  const own = new Set([...storage.partitions.map((p) => p.device), ...storage.lvm.lvs]);
+  const disk = /^(\/dev\/[a-z]+)\d*$/.exec(report.operating_system.root)?.[1];
+  return report.filesystems.filter((f) => own.has(f.device) || (disk !== undefined && f.device === disk));
+}
+
 export function resolveDevice(spec: string, report: InspectionReport): Resolution {
-  const fss = report.filesystems;
+  const fss = ownFilesystems(report);
   const byKey = (key: 'uuid' | 'label', value: string, how: string): Resolution => {
     const fs = fss.find((f) =>
       key === 'uuid' ? f.uuid.toLowerCase() === value.toLowerCase() : f.label === value,
     );
-    return fs ? { status: 'found', device: fs.device, how } : { status: 'missing', how };
+    return fs
+      ? { status: 'found', device: fs.device, how: `${spec} is ${fs.type} on ${fs.device}` }
+      : { status: 'missing', how };
   };
   const unquote = (v: string) => v.replace(/^"(.*)"$/, '$1');
   if (/^UUID=/i.test(spec))
