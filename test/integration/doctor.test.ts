@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { closeSharedAppliancePool, getSharedAppliancePool } from '../../lib/appliance.js';
+import { closeSharedAppliancePool, getSharedAppliancePool } from '../../lib/appliance/index.js';
 import {
   doctorHandler,
   migratePlanHandler,

@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeSharedAppliancePool } from '../../lib/appliance.js';
+import { closeSharedAppliancePool } from '../../lib/appliance/index.js';
 import { resolveConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/logger.js';
 import type { ResultDocument } from '../../src/protocol/schema.js';

@@ -4,7 +4,7 @@
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { stringify } from 'yaml';
-import { AppliancePool } from '../../../lib/appliance.js';
+import { AppliancePool } from '../../../lib/appliance/index.js';
 import { resolveConfig } from '../../config.js';
 import {
   doctorHandler,

@@ -1,6 +1,6 @@
 // One diagnosis on a pool lease or a bare launched handle (repair's overlay appliance): the
 // inspection sections the checks need and the doctor's own facts, read in one mount.
-import type { ApplianceLease } from '../../../lib/appliance.js';
+import type { ApplianceLease } from '../../../lib/appliance/index.js';
 import { diskOfDevice } from '../../../lib/devices.js';
 import { Guestfs } from '../../../lib/guestfs.js';
 import { collectReport } from '../inspect/collect.js';
