@@ -2,29 +2,8 @@
 // its root=, firmware, the drivers in the initramfs that boots, the console.
 import { consoles } from './boot-config.js';
 import { optional, resolveDevice, VIRTUAL_FS } from './resolve.js';
-import type { CheckDefinition, CheckResult, FixAction } from './types.js';
-
-type Outcome = Omit<CheckResult, 'id' | 'name' | 'category' | 'weight'>;
-
-const pass = (
-  message: string,
-  evidence: Outcome['evidence'],
-  severity: Outcome['severity'] = 'info',
-): Outcome => ({
-  passed: true,
-  severity,
-  message,
-  evidence,
-  remediation: null,
-  fix: [],
-});
-const fail = (
-  severity: Outcome['severity'],
-  message: string,
-  evidence: Outcome['evidence'],
-  remediation: string,
-  fix: FixAction[] = [],
-): Outcome => ({ passed: false, severity, message, evidence, remediation, fix });
+import { fail, pass } from './outcome.js';
+import type { CheckDefinition, FixAction } from './types.js';
 
 export const fstabCheck: CheckDefinition = {
   id: 'BOOT-001',

@@ -2,25 +2,8 @@
 // the old NICs, cloud-init, guest tools of the old platform and the agent of the new one, and
 // SELinux labels after offline changes.
 import { cmdlineArg } from './boot-config.js';
-import type { CheckDefinition, CheckResult, FixAction } from './types.js';
-
-type Outcome = Omit<CheckResult, 'id' | 'name' | 'category' | 'weight'>;
-
-const pass = (message: string, evidence: Outcome['evidence']): Outcome => ({
-  passed: true,
-  severity: 'info',
-  message,
-  evidence,
-  remediation: null,
-  fix: [],
-});
-const fail = (
-  severity: Outcome['severity'],
-  message: string,
-  evidence: Outcome['evidence'],
-  remediation: string,
-  fix: FixAction[] = [],
-): Outcome => ({ passed: false, severity, message, evidence, remediation, fix });
+import { fail, pass } from './outcome.js';
+import type { CheckDefinition } from './types.js';
 
 /** Interface names tied to the old hardware: predictable names carry its PCI slot / firmware index. */
 const HARDWARE_NAME = /^(en|wl|ww)(o\d+|s\d+|p\d+s\d+|x[0-9a-f]{12})/;
