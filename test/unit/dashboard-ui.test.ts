@@ -15,6 +15,7 @@ describe('dashboard routes', () => {
     expect(parseRoute('#/jobs/job-1:a.b')).toEqual({ page: 'job', id: 'job-1:a.b' });
     expect(parseRoute('#/jobs/x1/report')).toEqual({ page: 'report', id: 'x1' });
     expect(parseRoute('#/jobs/x1/compare')).toEqual({ page: 'compare', id: 'x1' });
+    expect(parseRoute('#/jobs/x1/doctor')).toEqual({ page: 'doctor', id: 'x1' });
     expect(parseRoute('#/workers')).toEqual({ page: 'workers' });
     expect(parseRoute('#/submit')).toEqual({ page: 'submit' });
     expect(parseRoute('#/jobs/x1/nope')).toEqual({ page: 'missing', path: '/jobs/x1/nope' });
@@ -23,6 +24,7 @@ describe('dashboard routes', () => {
       expect(parseRoute(href.job(id))).toEqual({ page: 'job', id });
       expect(parseRoute(href.report(id))).toEqual({ page: 'report', id });
       expect(parseRoute(href.compare(id))).toEqual({ page: 'compare', id });
+      expect(parseRoute(href.doctor(id))).toEqual({ page: 'doctor', id });
     }
   });
 });

@@ -3,6 +3,7 @@ import { render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { session, UNAUTHORIZED_EVENT } from './api.js';
 import { ComparePage } from './pages/compare.js';
+import { DoctorPage } from './pages/doctor.js';
 import { JobPage } from './pages/job.js';
 import { JobsPage } from './pages/jobs.js';
 import { ReportPage } from './pages/report.js';
@@ -58,6 +59,8 @@ function Page({ route }: { route: Route }) {
       return <JobPage id={route.id} />;
     case 'report':
       return <ReportPage id={route.id} />;
+    case 'doctor':
+      return <DoctorPage id={route.id} />;
     case 'compare':
       return <ComparePage id={route.id} />;
     case 'workers':
@@ -99,7 +102,9 @@ function App() {
     }
   }, [route]);
   const active =
-    route.page === 'job' || route.page === 'report' || route.page === 'compare' ? 'jobs' : route.page;
+    route.page === 'job' || route.page === 'report' || route.page === 'compare' || route.page === 'doctor'
+      ? 'jobs'
+      : route.page;
   return (
     <>
       <a

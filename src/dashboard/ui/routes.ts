@@ -5,6 +5,7 @@ export type Route =
   | { page: 'job'; id: string }
   | { page: 'report'; id: string }
   | { page: 'compare'; id: string }
+  | { page: 'doctor'; id: string }
   | { page: 'workers' }
   | { page: 'submit' }
   | { page: 'missing'; path: string };
@@ -14,7 +15,11 @@ export function parseRoute(hash: string): Route {
   const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
   if (parts.length === 0 || (parts.length === 1 && parts[0] === 'jobs')) return { page: 'jobs' };
   if (parts[0] === 'jobs' && parts.length === 2) return { page: 'job', id: parts[1] };
-  if (parts[0] === 'jobs' && parts.length === 3 && (parts[2] === 'report' || parts[2] === 'compare')) {
+  if (
+    parts[0] === 'jobs' &&
+    parts.length === 3 &&
+    (parts[2] === 'report' || parts[2] === 'compare' || parts[2] === 'doctor')
+  ) {
     return { page: parts[2], id: parts[1] };
   }
   if (parts.length === 1 && (parts[0] === 'workers' || parts[0] === 'submit')) return { page: parts[0] };
@@ -26,6 +31,7 @@ export const href = {
   job: (id: string) => `#/jobs/${encodeURIComponent(id)}`,
   report: (id: string) => `#/jobs/${encodeURIComponent(id)}/report`,
   compare: (id: string) => `#/jobs/${encodeURIComponent(id)}/compare`,
+  doctor: (id: string) => `#/jobs/${encodeURIComponent(id)}/doctor`,
   workers: () => '#/workers',
   submit: () => '#/submit',
 };

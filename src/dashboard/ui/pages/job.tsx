@@ -8,6 +8,7 @@ import { href } from '../router.js';
 import { TERMINAL, type JobStatusDoc, type ProgressEvent, type ResultDoc } from '../types.js';
 
 const REPORT_OPERATIONS = new Set(['guestkit.inspect', 'guestkit.profile']);
+const DOCTOR_OPERATIONS = new Set(['guestkit.doctor', 'guestkit.migrate-plan', 'guestkit.repair']);
 
 export function JobPage({ id }: { id: string }) {
   const enc = encodeURIComponent(id);
@@ -160,6 +161,13 @@ function ResultView({ job, result }: { job: JobStatusDoc; result: ResultDoc }) {
           </a>
         </p>
       )}
+      {job.status === 'completed' && DOCTOR_OPERATIONS.has(job.operation) && (
+        <p>
+          <a class="button" href={href.doctor(job.job_id)}>
+            Open the migration check
+          </a>
+        </p>
+      )}
       {job.status === 'completed' && job.operation === 'guestkit.compare' && (
         <p>
           <a class="button" href={href.compare(job.job_id)}>
@@ -170,7 +178,9 @@ function ResultView({ job, result }: { job: JobStatusDoc; result: ResultDoc }) {
       <details
         open={
           job.status !== 'completed' ||
-          (!REPORT_OPERATIONS.has(job.operation) && job.operation !== 'guestkit.compare')
+          (!REPORT_OPERATIONS.has(job.operation) &&
+            !DOCTOR_OPERATIONS.has(job.operation) &&
+            job.operation !== 'guestkit.compare')
         }
       >
         <summary>Result document (JSON)</summary>
