@@ -108,7 +108,10 @@ describe('validateFixPayload', () => {
 
   it.each([
     [{ operations: [{ type: 'fsck' }] }, /Missing required field: payload.data.image/],
-    [{ image: { path: 'a' } }, /operations .*known types: bootloader_cmdline, fsck, fstab_stable_names, initramfs_add_drivers, initramfs_regenerate, /],
+    [
+      { image: { path: 'a' } },
+      /operations .*known types: bootloader_cmdline, fsck, fstab_stable_names, initramfs_add_drivers, initramfs_regenerate, /,
+    ],
     [{ image: { path: 'a' }, operations: [{ options: {} }] }, /operations\[0\].type/],
     [
       {
