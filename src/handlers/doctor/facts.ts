@@ -234,7 +234,7 @@ async function initramfsFacts(
     loadLists: {},
   };
   const st = await g.statns(path);
-  base.bytes = st.st_size;
+  base.bytes = Number(st.st_size);
   if (st.st_size > MAX_INITRAMFS_BYTES)
     return { ...base, error: `${st.st_size} bytes: larger than the ${MAX_INITRAMFS_BYTES} read` };
   const host = join(
