@@ -1,0 +1,79 @@
+// A library user's first minutes: the packed tarball installs into a fresh folder with no
+// compiler on the PATH and no network (prebuilt addons inside the package, npm cache warm), then
+// a script imports 'guestkit-worker', hashes a file and inspects a fixture image (one launch).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { PACKAGE_ROOT } from '../../lib/native.js';
+import { getFixture } from '../fixtures/index.js';
+import { ensureDist } from './daemon-process.js';
+
+const work = mkdtempSync(join(tmpdir(), 'guestkit-install-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+// A PATH with what npm and node need, and no g++, cc, make or python3.
+function toolPath(): string {
+  const bin = join(work, 'bin');
+  mkdirSync(bin);
+  for (const tool of ['node', 'npm', 'npx', 'sh', 'env', 'cat', 'ls', 'rm', 'mkdir', 'uname', 'qemu-img']) {
+    const found = spawnSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).stdout.trim();
+    if (found) symlinkSync(found, join(bin, tool));
+  }
+  return bin;
+}
+
+describe('the packed package', () => {
+  it('installs without a compiler, then hashes a file and inspects an image', async () => {
+    ensureDist();
+    execFileSync('node', ['scripts/prebuild.mjs'], { cwd: PACKAGE_ROOT, stdio: 'ignore' });
+    const tarball = execFileSync(
+      'npm',
+      ['pack', '--ignore-scripts', '--silent', '--pack-destination', work],
+      {
+        cwd: PACKAGE_ROOT,
+        encoding: 'utf8',
+      },
+    ).trim();
+    const app = join(work, 'app');
+    mkdirSync(app);
+    writeFileSync(
+      join(app, 'package.json'),
+      JSON.stringify({ name: 'app', version: '1.0.0', type: 'module' }),
+    );
+    const env = { HOME: process.env.HOME, PATH: toolPath(), LIBGUESTFS_BACKEND: 'direct' };
+    expect(
+      spawnSync('sh', ['-c', 'command -v g++ || command -v cc || command -v make'], { env }).status,
+    ).not.toBe(0);
+
+    const t0 = performance.now();
+    const install = spawnSync(
+      'npm',
+      ['install', '--offline', '--no-audit', '--no-fund', join(work, tarball)],
+      {
+        cwd: app,
+        env,
+        encoding: 'utf8',
+      },
+    );
+    const installSeconds = (performance.now() - t0) / 1000;
+    expect(install.status, install.stderr).toBe(0);
+    console.log(`npm install of the tarball: ${installSeconds.toFixed(1)} s`);
+
+    const image = (await getFixture('debian-like')).path;
+    writeFileSync(
+      join(app, 'try.mjs'),
+      `import { sha256File, Guestfs, inspectLinux } from 'guestkit-worker';
+       const hash = await sha256File('package.json');
+       await using g = await Guestfs.open({ path: ${JSON.stringify(image)}, format: 'raw' });
+       const roots = await inspectLinux(g);
+       console.log(JSON.stringify({ hash, distro: roots?.[0]?.facts.distro }));`,
+    );
+    const run = spawnSync('node', ['try.mjs'], { cwd: app, env, encoding: 'utf8', timeout: 120_000 });
+    expect(run.status, run.stderr).toBe(0);
+    const out = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { hash: string; distro: string };
+    expect(out.hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(out.distro).toBe('debian');
+  });
+});
