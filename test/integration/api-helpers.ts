@@ -17,16 +17,14 @@ export function mainJs(): string {
 
 /**
  * `npx tsc -p tsconfig.build.json` unless dist is newer than every source, then a private copy of
- * dist/ (with the package files linked beside it) so another suite recompiling dist/ while ours
+ * dist/ (with package.json, the native addons and node_modules linked beside it) so another suite recompiling dist/ while ours
  * runs cannot hand our child processes half-written modules. The lock is the one every suite
  * that compiles dist/ uses.
  */
 export function buildDist(): string {
   const snap = mkdtempSync(join(tmpdir(), 'guestkit-dist-snap-'));
   const fresh = `test -e '${DIST_MAIN}' && test -z "$(find src lib -name '*.ts' -newer '${DIST_MAIN}' | head -n 1)"`;
-  const link = ['package.json', 'binding.gyp', 'build', 'node_modules']
-    .map((f) => `'${join(ROOT, f)}'`)
-    .join(' ');
+  const link = ['package.json', 'native', 'node_modules'].map((f) => `'${join(ROOT, f)}'`).join(' ');
   try {
     execFileSync(
       'flock',

@@ -231,7 +231,7 @@ describe('listing, capabilities, health, docs', () => {
         uptime_seconds: number;
         checks: Record<string, { status: string }>;
       };
-      expect(h.status).toBe('healthy');
+      expect(h.status, JSON.stringify(h.checks)).toBe('healthy');
       expect(h.checks.store.status).toBe('ok');
       expect(h.checks.libguestfs.status).toBe('ok');
       expect(h.uptime_seconds).toBeGreaterThan(0);

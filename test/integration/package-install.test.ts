@@ -66,9 +66,14 @@ describe('the packed package', () => {
       join(app, 'try.mjs'),
       `import { sha256File, Guestfs, inspectLinux } from 'guestkit-worker';
        const hash = await sha256File('package.json');
-       await using g = await Guestfs.open({ path: ${JSON.stringify(image)}, format: 'raw' });
-       const roots = await inspectLinux(g);
-       console.log(JSON.stringify({ hash, distro: roots?.[0]?.facts.distro }));`,
+       // Plain JavaScript on Node 20: no 'await using' (TypeScript users can write it).
+       const g = await Guestfs.open({ path: ${JSON.stringify(image)}, format: 'raw' });
+       try {
+         const roots = await inspectLinux(g);
+         console.log(JSON.stringify({ hash, distro: roots?.[0]?.facts.distro }));
+       } finally {
+         await g.close();
+       }`,
     );
     const run = spawnSync('node', ['try.mjs'], { cwd: app, env, encoding: 'utf8', timeout: 120_000 });
     expect(run.status, run.stderr).toBe(0);
