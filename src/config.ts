@@ -53,6 +53,11 @@ export interface WorkerConfig {
   eventsPerJob: number;
   /** Terminal jobs older than this are deleted (null keeps them forever). */
   retentionSeconds: number | null;
+  /**
+   * The fast inspection (lib/inspection) answers inspect_os for the guests it knows; false forces
+   * inspect_os everywhere (GUESTKIT_FAST_INSPECTION=0). Every appliance pool of the process follows it.
+   */
+  fastInspection: boolean;
 }
 
 /** Everything optional: what a CLI or a library user may set. */
@@ -204,6 +209,8 @@ export function resolveConfig(
     },
     eventsPerJob: input.eventsPerJob ?? 1000,
     retentionSeconds: retention ?? null,
+    fastInspection:
+      input.fastInspection ?? parseBool(env.GUESTKIT_FAST_INSPECTION, 'GUESTKIT_FAST_INSPECTION') ?? true,
   };
 }
 

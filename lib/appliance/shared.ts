@@ -12,7 +12,8 @@ function envNumber(name: string): number | undefined {
 
 /**
  * Environment overrides: GUESTKIT_APPLIANCE_DRIVES, GUESTKIT_APPLIANCES, GUESTKIT_APPLIANCE_BATCH_MS,
- * GUESTKIT_APPLIANCE_LINGER_MS, GUESTKIT_APPLIANCE_SHARING=0, GUESTKIT_FAST_INSPECTION=0.
+ * GUESTKIT_APPLIANCE_LINGER_MS, GUESTKIT_APPLIANCE_SHARING=0. The fast-inspection switch comes from
+ * the worker's configuration (configureSharedAppliancePool), not from here.
  */
 function envPoolOptions(): AppliancePoolOptions {
   const o: AppliancePoolOptions = {};
@@ -25,7 +26,6 @@ function envPoolOptions(): AppliancePoolOptions {
   if (appliances !== undefined) o.maxAppliances = appliances;
   if (windowMs !== undefined) o.batchWindowMs = windowMs;
   if (process.env.GUESTKIT_APPLIANCE_SHARING === '0') o.sharing = false;
-  if (process.env.GUESTKIT_FAST_INSPECTION === '0') o.fastInspection = false;
   return o;
 }
 

@@ -18,7 +18,11 @@ import type {
 import { isTerminal } from '../protocol/schema.js';
 import { SqliteStore } from '../store/sqlite.js';
 import type { JobRecord, JobStore } from '../store/types.js';
-import { closeSharedAppliancePoolIfIdle, sharedAppliancePoolStatus } from '../../lib/appliance/index.js';
+import {
+  closeSharedAppliancePoolIfIdle,
+  configureSharedAppliancePool,
+  sharedAppliancePoolStatus,
+} from '../../lib/appliance/index.js';
 import { libguestfsAvailability } from '../../lib/native.js';
 import { shutdownReason } from './attempt.js';
 import { buildRegistration, CapabilityProbe, checkConstraints, type FeatureProbe } from './capabilities.js';
@@ -118,6 +122,8 @@ export class LocalWorker extends EventEmitter<WorkerEvents> implements Worker {
     super();
     this.setMaxListeners(0);
     this.config = Object.freeze({ ...config });
+    // The handlers' shared pool follows the worker's switch (created on first use, after this).
+    configureSharedAppliancePool({ fastInspection: config.fastInspection });
     this.logger = options.logger ?? silentLogger();
     this.registry = options.registry ?? defaultRegistry;
     this.store =

@@ -24,6 +24,17 @@ describe('config', () => {
     expect(c.allowedRoots).toEqual([process.cwd(), c.jobsDir, c.resultsDir, c.workDir]);
   });
 
+  it('GUESTKIT_FAST_INSPECTION is the one fast-inspection switch (default on, 0 off, junk refused)', () => {
+    expect(resolveConfig({}, {}).fastInspection).toBe(true);
+    expect(resolveConfig({}, { GUESTKIT_FAST_INSPECTION: '0' }).fastInspection).toBe(false);
+    expect(resolveConfig({ fastInspection: true }, { GUESTKIT_FAST_INSPECTION: '0' }).fastInspection).toBe(
+      true,
+    );
+    expect(() => resolveConfig({}, { GUESTKIT_FAST_INSPECTION: 'maybe' })).toThrow(
+      /GUESTKIT_FAST_INSPECTION/,
+    );
+  });
+
   it('environment fills what flags leave out; flags win', () => {
     const env = {
       GUESTKIT_WORKER_ID: 'worker-env',

@@ -30,7 +30,7 @@ interface Options {
 
 async function runLocal<T>(handler: JobHandler<T>, payload: Record<string, unknown>): Promise<unknown> {
   const config = resolveConfig({ allowedRoots: ['/'] });
-  const pool = new AppliancePool();
+  const pool = new AppliancePool({ fastInspection: config.fastInspection });
   useAppliancePool(pool);
   const abort = new AbortController();
   const onSignal = () => abort.abort(new Error('interrupted'));

@@ -58,7 +58,7 @@ export async function inspectImages(
   options: InspectCommandOptions,
 ): Promise<InspectCliResult[]> {
   const config = resolveConfig({ allowedRoots: ['/'] });
-  const pool = new AppliancePool();
+  const pool = new AppliancePool({ fastInspection: config.fastInspection });
   useAppliancePool(pool);
   const abort = new AbortController();
   const onSignal = () => abort.abort(new Error('interrupted'));
