@@ -33,7 +33,7 @@ export class GuestfsError extends Error {
 export interface GuestfsOptions {
   /** libguestfs backend; default `direct`. */
   backend?: string;
-  /** Default `['force_tcg']` (this kind of host has no usable KVM) unless GUESTKIT_KVM=1. */
+  /** Default `['force_tcg']` (this kind of host has no usable KVM); `[]` for KVM. */
   backendSettings?: readonly string[];
   /** Appliance memory in MiB. */
   memsize?: number;
@@ -48,9 +48,9 @@ export interface GuestfsOptions {
   hv?: string;
   /** Extra kernel command line for the appliance. */
   append?: string;
-  /** Appliance and library debug messages as `appliance`/`library` events; default LIBGUESTFS_DEBUG=1. */
+  /** Appliance and library debug messages as `appliance`/`library` events; default off. */
   verbose?: boolean;
-  /** `trace` events for every call; default LIBGUESTFS_TRACE=1. */
+  /** `trace` events for every call; default off. */
   trace?: boolean;
   /** Network in the appliance; default off. */
   network?: boolean;
@@ -156,14 +156,12 @@ function nativeGuestfs(): GuestfsAddon {
 }
 
 function resolveOptions(options: GuestfsOptions): GuestfsOptions {
-  const env = process.env;
   const resolved: GuestfsOptions = {
     backend: 'direct',
-    backendSettings: env.GUESTKIT_KVM === '1' ? [] : ['force_tcg'],
-    verbose: env.LIBGUESTFS_DEBUG === '1',
-    trace: env.LIBGUESTFS_TRACE === '1',
+    backendSettings: ['force_tcg'],
+    verbose: false,
+    trace: false,
     network: false,
-    ...(env.LIBGUESTFS_CACHEDIR ? { cachedir: env.LIBGUESTFS_CACHEDIR } : {}),
     ...options,
   };
   if (!resolved.tmpdir) {

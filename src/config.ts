@@ -1,16 +1,53 @@
 // Flags + environment → one typed configuration shared by the daemon, the worker, the API and the
 // metrics server. Precedence: explicit option (CLI flag / library argument) > environment > default.
+// Every GUESTKIT_* variable is read here and nowhere else, with one policy: an empty value is
+// unset, a bad value is a VALIDATION_ERROR naming the variable (the daemon stops at start), and
+// booleans accept true/false/1/0/yes/no/on/off. lib/ reads no environment: it gets options.
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ulid } from 'ulid';
 import { WorkerError } from './protocol/errors.js';
 import { PACKAGE_ROOT } from '../lib/native.js';
+import type { AppliancePoolOptions } from '../lib/appliance/index.js';
+import type { GuestfsOptions } from '../lib/guestfs.js';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 export type TransportKind = 'file' | 'http' | 'redis';
 export type WorkerRole = 'api' | 'worker' | 'all';
 export type StoreKind = 'sqlite' | 'memory';
+
+/** Timing knobs of distributed mode (`GUESTKIT_REDIS_*`). */
+export interface RedisTuning {
+  /** Key prefix for every key guestkit writes (the BullMQ queues live under `<prefix>bull`). */
+  prefix: string;
+  /**
+   * A job whose worker stops renewing its lock (killed, or cut off from Redis) for this long is
+   * handed to another worker (BullMQ lockDuration and stalledInterval).
+   */
+  stallMs: number;
+  /** Registration refresh; a worker that misses three is gone from GET /api/v1/workers. */
+  heartbeatMs: number;
+  /** How long a job this worker cannot run is set aside before another worker sees it. */
+  releaseDelayMs: number;
+  /** How often queue depth (the shared BullMQ counts) is refreshed for metrics. */
+  queueStatsMs: number;
+}
+
+/** The worker's appliance pool (`GUESTKIT_APPLIANCE*`, `GUESTKIT_FAST_INSPECTION`); unset = pool default. */
+export interface ApplianceSettings {
+  maxDrivesPerAppliance?: number;
+  maxAppliances?: number;
+  batchWindowMs?: number;
+  reservationLingerMs?: number;
+  /** False: every job gets an appliance of its own (the tenant-isolation switch). */
+  sharing: boolean;
+  /**
+   * The fast inspection (lib/inspection) answers inspect_os for the guests it knows; false forces
+   * inspect_os everywhere (GUESTKIT_FAST_INSPECTION=0).
+   */
+  fastInspection: boolean;
+}
 
 export interface ListenAddress {
   enabled: boolean;
@@ -34,7 +71,12 @@ export interface WorkerConfig {
   maxConcurrent: number;
   logLevel: LogLevel;
   metrics: ListenAddress;
-  api: ListenAddress & { token: string | undefined; bodyLimitBytes: number };
+  api: ListenAddress & {
+    token: string | undefined;
+    bodyLimitBytes: number;
+    /** Requests per minute per client; null: no limit. */
+    rateLimit: number | null;
+  };
   transport: TransportKind;
   redisUrl: string;
   role: WorkerRole;
@@ -53,19 +95,25 @@ export interface WorkerConfig {
   eventsPerJob: number;
   /** Terminal jobs older than this are deleted (null keeps them forever). */
   retentionSeconds: number | null;
-  /**
-   * The fast inspection (lib/inspection) answers inspect_os for the guests it knows; false forces
-   * inspect_os everywhere (GUESTKIT_FAST_INSPECTION=0). Every appliance pool of the process follows it.
-   */
-  fastInspection: boolean;
+  /** Distributed mode timing. */
+  redis: RedisTuning;
+  appliance: ApplianceSettings;
+  /** Options of every libguestfs handle the worker creates (backend settings, debug, cache dir). */
+  guestfs: GuestfsOptions;
+  /** The qemu-img binary. */
+  qemuImg: string;
+  /** Daemon start: leftover appliances younger than this are left alone (default: the sweep's own). */
+  orphanMinAgeMs: number | undefined;
 }
 
 /** Everything optional: what a CLI or a library user may set. */
 export type WorkerConfigInput = Partial<
-  Omit<WorkerConfig, 'metrics' | 'api' | 'retry'> & {
+  Omit<WorkerConfig, 'metrics' | 'api' | 'retry' | 'redis' | 'appliance'> & {
     metrics: Partial<ListenAddress>;
     api: Partial<WorkerConfig['api']>;
     retry: Partial<WorkerConfig['retry']>;
+    redis: Partial<RedisTuning>;
+    appliance: Partial<ApplianceSettings>;
   }
 >;
 
@@ -97,22 +145,67 @@ export function parseBool(value: string | boolean | undefined, what: string): bo
   const v = value.trim().toLowerCase();
   if (['1', 'true', 'yes', 'on'].includes(v)) return true;
   if (['0', 'false', 'no', 'off'].includes(v)) return false;
-  throw new WorkerError('VALIDATION_ERROR', `Invalid ${what}: '${value}' (use true or false)`);
+  throw new WorkerError('VALIDATION_ERROR', `Invalid ${what} '${value}' (use true/false, 1/0 or yes/no)`);
+}
+
+/** Reads environment variables with the one policy of this file; every error names the variable. */
+export class EnvReader {
+  constructor(private readonly env: NodeJS.ProcessEnv) {}
+
+  private fail(name: string, raw: string, expected: string): never {
+    throw new WorkerError('VALIDATION_ERROR', `Invalid ${name} '${raw}': ${expected}`);
+  }
+
+  /** The value, or undefined when unset or empty. */
+  str(name: string): string | undefined {
+    const v = this.env[name];
+    return v === undefined || v.trim() === '' ? undefined : v;
+  }
+
+  bool(name: string): boolean | undefined {
+    const raw = this.str(name);
+    return raw === undefined ? undefined : parseBool(raw, name);
+  }
+
+  int(name: string, min: number): number | undefined {
+    const raw = this.str(name);
+    if (raw === undefined) return undefined;
+    const n = Number(raw.trim());
+    if (!/^-?\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < min) {
+      this.fail(name, raw, `expected an integer of at least ${min}`);
+    }
+    return n;
+  }
+
+  choice<T extends string>(name: string, values: readonly T[]): T | undefined {
+    const raw = this.str(name);
+    if (raw === undefined) return undefined;
+    if (!(values as readonly string[]).includes(raw.trim())) this.fail(name, raw, `use ${values.join(', ')}`);
+    return raw.trim() as T;
+  }
+
+  list(name: string): string[] | undefined {
+    return this.str(name)
+      ?.split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
+  }
 }
 
 function listen(
   input: Partial<ListenAddress> | undefined,
-  envAddr: string | undefined,
-  envEnabled: string | undefined,
+  env: EnvReader,
+  prefix: 'GUESTKIT_METRICS' | 'GUESTKIT_API',
   def: string,
   what: string,
 ): ListenAddress {
+  const envAddr = env.str(`${prefix}_ADDR`);
   const addr = input?.addr ?? envAddr ?? def;
   const { host, port } =
     input?.host !== undefined && input.port !== undefined
       ? { host: input.host, port: input.port }
-      : parseAddress(addr, what);
-  const enabled = input?.enabled ?? parseBool(envEnabled, `${what} enabled flag`) ?? true;
+      : parseAddress(addr, input?.addr === undefined && envAddr !== undefined ? `${prefix}_ADDR` : what);
+  const enabled = input?.enabled ?? env.bool(`${prefix}_ENABLED`) ?? true;
   return { enabled, addr: `${host}:${port}`, host, port };
 }
 
@@ -123,54 +216,119 @@ function positiveInt(value: number, what: string): number {
   return value;
 }
 
-function envNumber(env: NodeJS.ProcessEnv, name: string): number | undefined {
-  const v = env[name];
-  return v === undefined || v === '' ? undefined : Number(v);
+function checkChoice<T extends string>(value: T, values: readonly T[], what: string): T {
+  if (!values.includes(value)) {
+    throw new WorkerError('VALIDATION_ERROR', `Invalid ${what} '${value}' (use ${values.join(', ')})`);
+  }
+  return value;
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+const TRANSPORTS: readonly TransportKind[] = ['file', 'http', 'redis'];
+const ROLES: readonly WorkerRole[] = ['api', 'worker', 'all'];
+const STORES: readonly StoreKind[] = ['sqlite', 'memory'];
+
+/** `GUESTKIT_REDIS_*` → the distributed mode's timing. */
+export function redisTuningFromEnv(env: NodeJS.ProcessEnv = process.env): RedisTuning {
+  const e = new EnvReader(env);
+  const prefix = e.str('GUESTKIT_REDIS_PREFIX') ?? 'guestkit:';
+  if (!/^[A-Za-z0-9._:-]+$/.test(prefix)) {
+    throw new WorkerError(
+      'VALIDATION_ERROR',
+      `Invalid GUESTKIT_REDIS_PREFIX '${prefix}': use [A-Za-z0-9._:-]`,
+    );
+  }
+  return {
+    prefix: prefix.endsWith(':') ? prefix : `${prefix}:`,
+    stallMs: e.int('GUESTKIT_REDIS_STALL_MS', 1000) ?? 30_000,
+    heartbeatMs: e.int('GUESTKIT_REDIS_HEARTBEAT_MS', 100) ?? 5000,
+    releaseDelayMs: e.int('GUESTKIT_REDIS_RELEASE_MS', 10) ?? 2000,
+    queueStatsMs: e.int('GUESTKIT_REDIS_QUEUE_STATS_MS', 100) ?? 2000,
+  };
+}
+
+function applianceFromEnv(e: EnvReader, input: Partial<ApplianceSettings> = {}): ApplianceSettings {
+  const settings: ApplianceSettings = {
+    maxDrivesPerAppliance: input.maxDrivesPerAppliance ?? e.int('GUESTKIT_APPLIANCE_DRIVES', 1),
+    maxAppliances: input.maxAppliances ?? e.int('GUESTKIT_APPLIANCES', 1),
+    batchWindowMs: input.batchWindowMs ?? e.int('GUESTKIT_APPLIANCE_BATCH_MS', 0),
+    reservationLingerMs: input.reservationLingerMs ?? e.int('GUESTKIT_APPLIANCE_LINGER_MS', 0),
+    sharing: input.sharing ?? e.bool('GUESTKIT_APPLIANCE_SHARING') ?? true,
+    fastInspection: input.fastInspection ?? e.bool('GUESTKIT_FAST_INSPECTION') ?? true,
+  };
+  // Unset numbers are left out, so the pool's own defaults apply.
+  for (const k of Object.keys(settings) as (keyof ApplianceSettings)[]) {
+    if (settings[k] === undefined) delete settings[k];
+  }
+  return settings;
+}
+
+/**
+ * libguestfs handle options from the environment: `GUESTKIT_KVM=1` (no `force_tcg`), and
+ * libguestfs' own LIBGUESTFS_DEBUG / LIBGUESTFS_TRACE / LIBGUESTFS_CACHEDIR (the binding creates
+ * handles without libguestfs' environment parsing, so they are passed on from here).
+ */
+export function guestfsOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): GuestfsOptions {
+  const e = new EnvReader(env);
+  const cachedir = e.str('LIBGUESTFS_CACHEDIR');
+  return {
+    backendSettings: e.bool('GUESTKIT_KVM') ? [] : ['force_tcg'],
+    verbose: e.bool('LIBGUESTFS_DEBUG') ?? false,
+    trace: e.bool('LIBGUESTFS_TRACE') ?? false,
+    ...(cachedir ? { cachedir } : {}),
+  };
+}
+
+/** The qemu-img binary (`GUESTKIT_QEMU_IMG`, default `qemu-img` on PATH). */
+export function qemuImgFromEnv(env: NodeJS.ProcessEnv = process.env): string {
+  return new EnvReader(env).str('GUESTKIT_QEMU_IMG') ?? 'qemu-img';
+}
+
+/** What the CLI client reads: `GUESTKIT_WORKER_API_URL` and `GUESTKIT_API_TOKEN`. */
+export function clientSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): {
+  baseUrl: string | undefined;
+  token: string | undefined;
+} {
+  const e = new EnvReader(env);
+  return { baseUrl: e.str('GUESTKIT_WORKER_API_URL'), token: e.str('GUESTKIT_API_TOKEN') };
+}
 
 /** Builds the full configuration. Throws WorkerError(VALIDATION_ERROR) naming the bad setting. */
 export function resolveConfig(
   input: WorkerConfigInput = {},
   env: NodeJS.ProcessEnv = process.env,
 ): WorkerConfig {
+  const e = new EnvReader(env);
   const cwd = process.cwd();
-  const jobsDir = resolve(input.jobsDir ?? env.GUESTKIT_JOBS_DIR ?? './jobs');
-  const resultsDir = resolve(input.resultsDir ?? env.GUESTKIT_RESULTS_DIR ?? './results');
-  const workDir = resolve(input.workDir ?? env.GUESTKIT_WORK_DIR ?? './work');
-  const stateDir = resolve(input.stateDir ?? env.GUESTKIT_STATE_DIR ?? './state');
-  const logLevel = (input.logLevel ?? env.GUESTKIT_LOG_LEVEL ?? env.LOG_LEVEL ?? 'info') as LogLevel;
-  if (!LOG_LEVELS.includes(logLevel)) {
-    throw new WorkerError(
-      'VALIDATION_ERROR',
-      `Invalid log level '${logLevel}' (use ${LOG_LEVELS.join(', ')})`,
-    );
-  }
-  const transport = (input.transport ?? env.GUESTKIT_TRANSPORT ?? 'file') as TransportKind;
-  if (!['file', 'http', 'redis'].includes(transport)) {
-    throw new WorkerError('VALIDATION_ERROR', `Invalid transport '${transport}' (use file, http or redis)`);
-  }
-  const role = (input.role ?? env.GUESTKIT_ROLE ?? 'all') as WorkerRole;
-  if (!['api', 'worker', 'all'].includes(role)) {
-    throw new WorkerError('VALIDATION_ERROR', `Invalid role '${role}' (use api, worker or all)`);
-  }
-  const store = (input.store ?? env.GUESTKIT_STORE ?? 'sqlite') as StoreKind;
-  if (!['sqlite', 'memory'].includes(store)) {
-    throw new WorkerError('VALIDATION_ERROR', `Invalid store '${store}' (use sqlite or memory)`);
-  }
-  const rootsEnv = env.GUESTKIT_ALLOWED_ROOTS?.split(',').filter((s) => s.trim() !== '');
-  const allowedRoots = (input.allowedRoots ?? rootsEnv ?? [cwd, jobsDir, resultsDir, workDir]).map((p) =>
-    resolve(p.trim()),
+  const jobsDir = resolve(input.jobsDir ?? e.str('GUESTKIT_JOBS_DIR') ?? './jobs');
+  const resultsDir = resolve(input.resultsDir ?? e.str('GUESTKIT_RESULTS_DIR') ?? './results');
+  const workDir = resolve(input.workDir ?? e.str('GUESTKIT_WORK_DIR') ?? './work');
+  const stateDir = resolve(input.stateDir ?? e.str('GUESTKIT_STATE_DIR') ?? './state');
+  const logLevel = checkChoice(
+    input.logLevel ??
+      e.choice('GUESTKIT_LOG_LEVEL', LOG_LEVELS) ??
+      e.choice('LOG_LEVEL', LOG_LEVELS) ??
+      'info',
+    LOG_LEVELS,
+    'log level',
   );
+  const transport = checkChoice(
+    input.transport ?? e.choice('GUESTKIT_TRANSPORT', TRANSPORTS) ?? 'file',
+    TRANSPORTS,
+    'transport',
+  );
+  const role = checkChoice(input.role ?? e.choice('GUESTKIT_ROLE', ROLES) ?? 'all', ROLES, 'role');
+  const store = checkChoice(input.store ?? e.choice('GUESTKIT_STORE', STORES) ?? 'sqlite', STORES, 'store');
+  const allowedRoots = (
+    input.allowedRoots ??
+    e.list('GUESTKIT_ALLOWED_ROOTS') ?? [cwd, jobsDir, resultsDir, workDir]
+  ).map((p) => resolve(p.trim()));
   const retention =
-    input.retentionSeconds !== undefined
-      ? input.retentionSeconds
-      : envNumber(env, 'GUESTKIT_RETENTION_SECONDS');
+    input.retentionSeconds !== undefined ? input.retentionSeconds : e.int('GUESTKIT_RETENTION_SECONDS', 1);
 
   return {
-    workerId: input.workerId ?? env.GUESTKIT_WORKER_ID ?? `worker-${ulid()}`,
-    pool: input.pool ?? env.GUESTKIT_WORKER_POOL ?? 'default',
+    workerId: input.workerId ?? e.str('GUESTKIT_WORKER_ID') ?? `worker-${ulid()}`,
+    pool: input.pool ?? e.str('GUESTKIT_WORKER_POOL') ?? 'default',
     version: input.version ?? WORKER_VERSION,
     jobsDir,
     resultsDir,
@@ -178,29 +336,27 @@ export function resolveConfig(
     stateDir,
     store,
     maxConcurrent: positiveInt(
-      input.maxConcurrent ?? envNumber(env, 'GUESTKIT_MAX_CONCURRENT') ?? 4,
+      input.maxConcurrent ?? e.int('GUESTKIT_MAX_CONCURRENT', 1) ?? 4,
       'max concurrent jobs',
     ),
     logLevel,
-    metrics: listen(
-      input.metrics,
-      env.GUESTKIT_METRICS_ADDR,
-      env.GUESTKIT_METRICS_ENABLED,
-      '0.0.0.0:9090',
-      'metrics',
-    ),
+    metrics: listen(input.metrics, e, 'GUESTKIT_METRICS', '0.0.0.0:9090', 'metrics'),
     api: {
-      ...listen(input.api, env.GUESTKIT_API_ADDR, env.GUESTKIT_API_ENABLED, '0.0.0.0:8080', 'API'),
-      token: input.api?.token ?? (env.GUESTKIT_API_TOKEN || undefined),
+      ...listen(input.api, e, 'GUESTKIT_API', '0.0.0.0:8080', 'API'),
+      token: input.api?.token ?? e.str('GUESTKIT_API_TOKEN'),
       bodyLimitBytes: input.api?.bodyLimitBytes ?? 2 * 1024 * 1024,
+      rateLimit:
+        input.api?.rateLimit !== undefined
+          ? input.api.rateLimit
+          : (e.int('GUESTKIT_API_RATE_LIMIT', 1) ?? null),
     },
     transport,
-    redisUrl: input.redisUrl ?? env.QUEUE_URL ?? env.GUESTKIT_REDIS_URL ?? 'redis://127.0.0.1:6379',
+    redisUrl: input.redisUrl ?? e.str('QUEUE_URL') ?? e.str('GUESTKIT_REDIS_URL') ?? 'redis://127.0.0.1:6379',
     role,
     allowedRoots,
-    drainTimeoutMs: input.drainTimeoutMs ?? envNumber(env, 'GUESTKIT_DRAIN_TIMEOUT_MS') ?? 30_000,
+    drainTimeoutMs: input.drainTimeoutMs ?? e.int('GUESTKIT_DRAIN_TIMEOUT_MS', 0) ?? 30_000,
     once: input.once ?? false,
-    maxDiskSizeGb: input.maxDiskSizeGb ?? envNumber(env, 'GUESTKIT_MAX_DISK_SIZE_GB') ?? 1024,
+    maxDiskSizeGb: input.maxDiskSizeGb ?? e.int('GUESTKIT_MAX_DISK_SIZE_GB', 1) ?? 1024,
     privileged: input.privileged ?? process.getuid?.() === 0,
     dataLocality: input.dataLocality ?? [],
     retry: {
@@ -209,9 +365,17 @@ export function resolveConfig(
     },
     eventsPerJob: input.eventsPerJob ?? 1000,
     retentionSeconds: retention ?? null,
-    fastInspection:
-      input.fastInspection ?? parseBool(env.GUESTKIT_FAST_INSPECTION, 'GUESTKIT_FAST_INSPECTION') ?? true,
+    redis: { ...redisTuningFromEnv(env), ...input.redis },
+    appliance: applianceFromEnv(e, input.appliance),
+    guestfs: input.guestfs ?? guestfsOptionsFromEnv(env),
+    qemuImg: input.qemuImg ?? qemuImgFromEnv(env),
+    orphanMinAgeMs: input.orphanMinAgeMs ?? e.int('GUESTKIT_ORPHAN_MIN_AGE_MS', 0),
   };
+}
+
+/** The appliance pool options a worker of this configuration uses. */
+export function appliancePoolOptions(config: Readonly<WorkerConfig>): AppliancePoolOptions {
+  return { ...config.appliance, guestfs: config.guestfs };
 }
 
 /** CPU count, for capability documents. */

@@ -58,7 +58,7 @@ export interface BuildApiOptions {
   /** Default: worker.config.api.bodyLimitBytes (2 MiB). */
   bodyLimitBytes?: number;
   logger?: Logger;
-  /** Per-client limit (by IP). Off unless given (or GUESTKIT_API_RATE_LIMIT via startApi). */
+  /** Per-client limit (by IP). Off unless given (or config.api.rateLimit via startApi). */
   rateLimit?: { max: number; timeWindowMs?: number };
   /** Serve /openapi.json and /docs (default true). */
   docs?: boolean;

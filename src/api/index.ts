@@ -19,12 +19,6 @@ export interface ServerHandle {
   address?: string;
 }
 
-/** `GUESTKIT_API_RATE_LIMIT=<requests per minute per client>` turns rate limiting on. */
-function rateLimitFromEnv(env: NodeJS.ProcessEnv): BuildApiOptions['rateLimit'] {
-  const n = Number(env.GUESTKIT_API_RATE_LIMIT);
-  return Number.isInteger(n) && n > 0 ? { max: n } : undefined;
-}
-
 export async function startApi(
   worker: Worker,
   config: Readonly<WorkerConfig>,
@@ -35,7 +29,7 @@ export async function startApi(
     token: config.api.token,
     bodyLimitBytes: config.api.bodyLimitBytes,
     logger: logger.child({ component: 'api' }),
-    rateLimit: rateLimitFromEnv(process.env),
+    rateLimit: config.api.rateLimit === null ? undefined : { max: config.api.rateLimit },
     ...options,
   });
   await app.listen({ host: config.api.host, port: config.api.port });

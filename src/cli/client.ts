@@ -1,5 +1,6 @@
 // A small typed client for the worker's REST API over fetch. The CLI uses it; library users can
 // too: `import { WorkerClient } from 'guestkit-worker/worker'`.
+import { clientSettingsFromEnv } from '../config.js';
 import type { HealthReport, JobStatus, JobStatusDocument, ListPage, ListQuery } from '../worker/types.js';
 import type { ProgressEvent, ResultDocument, WorkerRegistration } from '../protocol/schema.js';
 
@@ -64,11 +65,9 @@ export class WorkerClient {
   private readonly fetchImpl: typeof fetch;
 
   constructor(options: WorkerClientOptions = {}) {
-    this.baseUrl = (options.baseUrl ?? process.env.GUESTKIT_WORKER_API_URL ?? DEFAULT_API_URL).replace(
-      /\/+$/,
-      '',
-    );
-    this.token = options.token ?? (process.env.GUESTKIT_API_TOKEN || undefined);
+    const env = clientSettingsFromEnv();
+    this.baseUrl = (options.baseUrl ?? env.baseUrl ?? DEFAULT_API_URL).replace(/\/+$/, '');
+    this.token = options.token ?? env.token;
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.fetchImpl = options.fetch ?? fetch;
   }

@@ -6,7 +6,8 @@
 import { EventEmitter } from 'node:events';
 import { DelayedError, Queue, Worker as BullWorker, type Job as BullJob } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { WorkerConfig } from '../config.js';
+import { appliancePoolOptions, type WorkerConfig } from '../config.js';
+import { configureSharedAppliancePool } from '../../lib/appliance/index.js';
 import { defaultRegistry } from '../handlers/index.js';
 import { handlerAvailability, type HandlerRegistry } from '../handlers/registry.js';
 import { silentLogger, type Logger } from '../logger.js';
@@ -45,14 +46,14 @@ import { Membership } from './members.js';
 import { placementProblem, waitingReason } from './placement.js';
 import { RunStore } from './run-store.js';
 import { RedisJobStore, redisClient } from './store.js';
-import { bullJobId, bullPriority, queueName, tuningFromEnv, type RedisTuning } from './tuning.js';
+import { bullJobId, bullPriority, queueName, type RedisTuning } from './tuning.js';
 
 export interface CreateRedisWorkerOptions {
   registry?: HandlerRegistry;
   logger?: Logger;
   featureProbes?: FeatureProbe[];
   healthChecks?: Record<string, () => Promise<HealthCheck>>;
-  /** Defaults from the environment (tuningFromEnv). */
+  /** Overrides config.redis. */
   tuning?: Partial<RedisTuning>;
 }
 
@@ -105,9 +106,10 @@ export class RedisWorker extends EventEmitter<WorkerEvents> implements Worker {
     super();
     this.setMaxListeners(0);
     this.config = Object.freeze({ ...config });
-    this.tuning = { ...tuningFromEnv(), ...options.tuning };
+    this.tuning = { ...config.redis, ...options.tuning };
     this.logger = options.logger ?? silentLogger();
     this.registry = options.registry ?? defaultRegistry;
+    configureSharedAppliancePool(appliancePoolOptions(this.config));
     this.probe = new CapabilityProbe(options.featureProbes);
     this.healthChecks = options.healthChecks ?? {};
     this.store = new RedisJobStore({

@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { qemuImgFromEnv } from '../config.js';
 import { HandlerError } from '../protocol/errors.js';
 
 /** Formats guestkit converts to and from. */
@@ -39,7 +40,7 @@ export class QemuImgError extends HandlerError {
 }
 
 function binary(options: RunOptions): string {
-  return options.binary ?? process.env.GUESTKIT_QEMU_IMG ?? 'qemu-img';
+  return options.binary ?? qemuImgFromEnv();
 }
 
 /** Runs `qemu-img <args>`; resolves on an accepted exit code, rejects with QemuImgError otherwise. */

@@ -2,7 +2,7 @@
 // The daemon, the REST API and library users all drive this same object.
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
-import { resolveConfig, type WorkerConfig, type WorkerConfigInput } from '../config.js';
+import { appliancePoolOptions, resolveConfig, type WorkerConfig, type WorkerConfigInput } from '../config.js';
 import { defaultRegistry } from '../handlers/index.js';
 import { handlerAvailability, type HandlerRegistry } from '../handlers/registry.js';
 import { silentLogger, type Logger } from '../logger.js';
@@ -122,10 +122,9 @@ export class LocalWorker extends EventEmitter<WorkerEvents> implements Worker {
     super();
     this.setMaxListeners(0);
     this.config = Object.freeze({ ...config });
-    // The handlers' shared pool follows the worker's switch (created on first use, after this).
-    configureSharedAppliancePool({ fastInspection: config.fastInspection });
     this.logger = options.logger ?? silentLogger();
     this.registry = options.registry ?? defaultRegistry;
+    configureSharedAppliancePool(appliancePoolOptions(this.config));
     this.store =
       options.store ??
       new SqliteStore({

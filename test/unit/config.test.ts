@@ -1,7 +1,17 @@
-import { resolve } from 'node:path';
+import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { configFromFlags, parseDuration } from '../../src/cli/commands/daemon.js';
-import { parseAddress, resolveConfig } from '../../src/config.js';
+import {
+  clientSettingsFromEnv,
+  guestfsOptionsFromEnv,
+  parseAddress,
+  qemuImgFromEnv,
+  resolveConfig,
+} from '../../src/config.js';
+
+const ROOT = join(import.meta.dirname, '../..');
 
 describe('config', () => {
   it('defaults follow interfaces.md', () => {
@@ -25,11 +35,12 @@ describe('config', () => {
   });
 
   it('GUESTKIT_FAST_INSPECTION is the one fast-inspection switch (default on, 0 off, junk refused)', () => {
-    expect(resolveConfig({}, {}).fastInspection).toBe(true);
-    expect(resolveConfig({}, { GUESTKIT_FAST_INSPECTION: '0' }).fastInspection).toBe(false);
-    expect(resolveConfig({ fastInspection: true }, { GUESTKIT_FAST_INSPECTION: '0' }).fastInspection).toBe(
-      true,
-    );
+    expect(resolveConfig({}, {}).appliance.fastInspection).toBe(true);
+    expect(resolveConfig({}, { GUESTKIT_FAST_INSPECTION: '0' }).appliance.fastInspection).toBe(false);
+    expect(
+      resolveConfig({ appliance: { fastInspection: true } }, { GUESTKIT_FAST_INSPECTION: '0' }).appliance
+        .fastInspection,
+    ).toBe(true);
     expect(() => resolveConfig({}, { GUESTKIT_FAST_INSPECTION: 'maybe' })).toThrow(
       /GUESTKIT_FAST_INSPECTION/,
     );
@@ -92,5 +103,164 @@ describe('config', () => {
     expect(parseAddress(':9090', 'm')).toEqual({ host: '0.0.0.0', port: 9090 });
     expect(parseAddress('[::1]:80', 'm')).toEqual({ host: '::1', port: 80 });
     expect(() => parseAddress('h:99999', 'm')).toThrow(/Invalid m address/);
+  });
+
+  it.each(['true', '1', 'yes', 'on', 'TRUE', ' Yes '])('boolean %j is true', (v) => {
+    expect(resolveConfig({}, { GUESTKIT_APPLIANCE_SHARING: v }).appliance.sharing).toBe(true);
+    expect(resolveConfig({}, { GUESTKIT_METRICS_ENABLED: v }).metrics.enabled).toBe(true);
+  });
+
+  it.each(['false', '0', 'no', 'off', 'FALSE'])(
+    'boolean %j is false (sharing off is tenant isolation)',
+    (v) => {
+      const c = resolveConfig({}, { GUESTKIT_APPLIANCE_SHARING: v, GUESTKIT_FAST_INSPECTION: v });
+      expect(c.appliance).toMatchObject({ sharing: false, fastInspection: false });
+      expect(resolveConfig({}, { GUESTKIT_API_ENABLED: v }).api.enabled).toBe(false);
+    },
+  );
+
+  it('reads every worker variable into one configuration', () => {
+    const c = resolveConfig(
+      {},
+      {
+        GUESTKIT_WORKER_POOL: 'gpu',
+        GUESTKIT_WORK_DIR: '/tmp/w',
+        GUESTKIT_STATE_DIR: '/tmp/s',
+        GUESTKIT_STORE: 'memory',
+        GUESTKIT_LOG_LEVEL: 'warn',
+        GUESTKIT_METRICS_ADDR: '127.0.0.1:9999',
+        GUESTKIT_API_ADDR: '127.0.0.1:8888',
+        GUESTKIT_API_RATE_LIMIT: '120',
+        GUESTKIT_TRANSPORT: 'redis',
+        GUESTKIT_REDIS_URL: 'redis://r:1',
+        GUESTKIT_ROLE: 'worker',
+        GUESTKIT_ALLOWED_ROOTS: '/a, /b,',
+        GUESTKIT_DRAIN_TIMEOUT_MS: '500',
+        GUESTKIT_MAX_DISK_SIZE_GB: '10',
+        GUESTKIT_RETENTION_SECONDS: '3600',
+        GUESTKIT_ORPHAN_MIN_AGE_MS: '0',
+        GUESTKIT_REDIS_PREFIX: 'gk',
+        GUESTKIT_REDIS_STALL_MS: '2000',
+        GUESTKIT_REDIS_HEARTBEAT_MS: '200',
+        GUESTKIT_REDIS_RELEASE_MS: '50',
+        GUESTKIT_REDIS_QUEUE_STATS_MS: '300',
+        GUESTKIT_APPLIANCES: '3',
+        GUESTKIT_APPLIANCE_DRIVES: '4',
+        GUESTKIT_APPLIANCE_BATCH_MS: '0',
+        GUESTKIT_APPLIANCE_LINGER_MS: '100',
+        GUESTKIT_KVM: 'yes',
+        GUESTKIT_QEMU_IMG: '/opt/qemu-img',
+      },
+    );
+    expect(c).toMatchObject({
+      pool: 'gpu',
+      workDir: '/tmp/w',
+      stateDir: '/tmp/s',
+      store: 'memory',
+      logLevel: 'warn',
+      transport: 'redis',
+      redisUrl: 'redis://r:1',
+      role: 'worker',
+      allowedRoots: ['/a', '/b'],
+      drainTimeoutMs: 500,
+      maxDiskSizeGb: 10,
+      retentionSeconds: 3600,
+      orphanMinAgeMs: 0,
+      qemuImg: '/opt/qemu-img',
+      redis: { prefix: 'gk:', stallMs: 2000, heartbeatMs: 200, releaseDelayMs: 50, queueStatsMs: 300 },
+      appliance: {
+        maxAppliances: 3,
+        maxDrivesPerAppliance: 4,
+        batchWindowMs: 0,
+        reservationLingerMs: 100,
+        sharing: true,
+        fastInspection: true,
+      },
+    });
+    expect(c.metrics).toMatchObject({ host: '127.0.0.1', port: 9999 });
+    expect(c.api).toMatchObject({ host: '127.0.0.1', port: 8888, rateLimit: 120 });
+    expect(c.guestfs.backendSettings).toEqual([]);
+    // Unset: the pool's own defaults apply; TCG without GUESTKIT_KVM.
+    const d = resolveConfig({}, {});
+    expect(d.appliance).toEqual({ sharing: true, fastInspection: true });
+    expect(d.api.rateLimit).toBeNull();
+    expect(d.guestfs).toEqual({ backendSettings: ['force_tcg'], verbose: false, trace: false });
+    expect(d.redis).toEqual({
+      prefix: 'guestkit:',
+      stallMs: 30_000,
+      heartbeatMs: 5000,
+      releaseDelayMs: 2000,
+      queueStatsMs: 2000,
+    });
+  });
+
+  it('the client, qemu-img and libguestfs settings share the policy', () => {
+    expect(clientSettingsFromEnv({ GUESTKIT_WORKER_API_URL: 'http://w:1', GUESTKIT_API_TOKEN: '' })).toEqual({
+      baseUrl: 'http://w:1',
+      token: undefined,
+    });
+    expect(qemuImgFromEnv({})).toBe('qemu-img');
+    expect(guestfsOptionsFromEnv({ LIBGUESTFS_DEBUG: '1', LIBGUESTFS_CACHEDIR: '/c' })).toMatchObject({
+      verbose: true,
+      cachedir: '/c',
+    });
+    expect(() => guestfsOptionsFromEnv({ GUESTKIT_KVM: 'sometimes' })).toThrow(/GUESTKIT_KVM 'sometimes'/);
+  });
+
+  it.each([
+    ['GUESTKIT_APPLIANCE_SHARING', 'maybe'],
+    ['GUESTKIT_FAST_INSPECTION', 'nah'],
+    ['GUESTKIT_METRICS_ENABLED', '2'],
+    ['GUESTKIT_MAX_CONCURRENT', 'four'],
+    ['GUESTKIT_MAX_CONCURRENT', '0'],
+    ['GUESTKIT_APPLIANCES', '-1'],
+    ['GUESTKIT_APPLIANCE_DRIVES', '1.5'],
+    ['GUESTKIT_APPLIANCE_BATCH_MS', '300ms'],
+    ['GUESTKIT_DRAIN_TIMEOUT_MS', 'soon'],
+    ['GUESTKIT_RETENTION_SECONDS', '1h'],
+    ['GUESTKIT_API_RATE_LIMIT', 'lots'],
+    ['GUESTKIT_ORPHAN_MIN_AGE_MS', 'x'],
+    ['GUESTKIT_REDIS_STALL_MS', '10'],
+    ['GUESTKIT_REDIS_PREFIX', 'a b'],
+    ['GUESTKIT_TRANSPORT', 'pigeon'],
+    ['GUESTKIT_STORE', 'postgres'],
+    ['GUESTKIT_ROLE', 'boss'],
+    ['GUESTKIT_LOG_LEVEL', 'loud'],
+    ['GUESTKIT_API_ADDR', 'localhost'],
+  ])('bad %s=%j is a VALIDATION_ERROR naming the variable', (name, value) => {
+    expect(() => resolveConfig({}, { [name]: value })).toThrow(
+      expect.objectContaining({ code: 'VALIDATION_ERROR' }),
+    );
+    expect(() => resolveConfig({}, { [name]: value })).toThrow(name);
+  });
+
+  it('the daemon stops at start on a bad variable, naming it', async () => {
+    const out = await new Promise<{ code: number | null; stderr: string }>((done) => {
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'daemon', '--once'],
+        {
+          cwd: ROOT,
+          env: { ...process.env, GUESTKIT_APPLIANCE_SHARING: 'maybe' },
+          timeout: 60_000,
+        },
+        (err, _stdout, stderr) => done({ code: err ? ((err as { code?: number }).code ?? null) : 0, stderr }),
+      );
+    });
+    expect(out.code).toBe(2);
+    expect(out.stderr).toMatch(/Invalid GUESTKIT_APPLIANCE_SHARING 'maybe'/);
+  });
+
+  it('lib/ reads no environment (it takes options)', () => {
+    const offenders: string[] = [];
+    const walk = (dir: string) => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const p = join(dir, e.name);
+        if (e.isDirectory()) walk(p);
+        else if (/\.tsx?$/.test(e.name) && readFileSync(p, 'utf8').includes('process.env')) offenders.push(p);
+      }
+    };
+    walk(join(ROOT, 'lib'));
+    expect(offenders).toEqual([]);
   });
 });

@@ -88,10 +88,9 @@ export function configFromFlags(o: DaemonOptions, env: NodeJS.ProcessEnv = proce
 /** Runs the daemon until a signal (or, with --once, until the jobs present at start are done). Returns the exit code. */
 export async function runDaemon(config: WorkerConfig, logger: Logger): Promise<number> {
   // Appliances and temp dirs of a previous run that was killed (their jobs re-run below).
-  const minAge = Number(process.env.GUESTKIT_ORPHAN_MIN_AGE_MS || Number.NaN);
   await sweepOrphanAppliances({
     logger,
-    ...(Number.isFinite(minAge) && minAge >= 0 ? { minAgeMs: minAge } : {}),
+    ...(config.orphanMinAgeMs !== undefined ? { minAgeMs: config.orphanMinAgeMs } : {}),
   });
   const worker = createWorkerFor(config, { logger });
   const transport =

@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { stringify } from 'yaml';
 import { AppliancePool } from '../../../lib/appliance/index.js';
-import { resolveConfig } from '../../config.js';
+import { appliancePoolOptions, resolveConfig } from '../../config.js';
 import {
   doctorHandler,
   migratePlanHandler,
@@ -30,7 +30,7 @@ interface Options {
 
 async function runLocal<T>(handler: JobHandler<T>, payload: Record<string, unknown>): Promise<unknown> {
   const config = resolveConfig({ allowedRoots: ['/'] });
-  const pool = new AppliancePool({ fastInspection: config.fastInspection });
+  const pool = new AppliancePool(appliancePoolOptions(config));
   useAppliancePool(pool);
   const abort = new AbortController();
   const onSignal = () => abort.abort(new Error('interrupted'));

@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { stringify } from 'yaml';
 import { AppliancePool } from '../../../lib/appliance/index.js';
-import { resolveConfig } from '../../config.js';
+import { appliancePoolOptions, resolveConfig } from '../../config.js';
 import { inspectHandler, useAppliancePool, type InspectResultData } from '../../handlers/inspect/index.js';
 import type { InspectPayload } from '../../handlers/inspect/payload.js';
 import type { HandlerContext } from '../../handlers/types.js';
@@ -58,7 +58,7 @@ export async function inspectImages(
   options: InspectCommandOptions,
 ): Promise<InspectCliResult[]> {
   const config = resolveConfig({ allowedRoots: ['/'] });
-  const pool = new AppliancePool({ fastInspection: config.fastInspection });
+  const pool = new AppliancePool(appliancePoolOptions(config));
   useAppliancePool(pool);
   const abort = new AbortController();
   const onSignal = () => abort.abort(new Error('interrupted'));

@@ -102,7 +102,7 @@ async function fixImage(
   try {
     ctx.progress('disk_attach', 5, 'Creating the overlay and launching the appliance');
     await createOverlay(overlay, image.path, image.format, { signal });
-    appliance = await FixAppliance.launch(overlay, signal);
+    appliance = await FixAppliance.launch(overlay, signal, ctx.config.guestfs);
 
     ctx.progress('os_detection', 25, 'Inspecting the guest');
     report.phase = 'os_detection';
