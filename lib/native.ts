@@ -93,11 +93,13 @@ function loadGuestfs(): { exports: Record<string, unknown> } | { error: Error } 
     const message = (err as Error).message;
     // The dynamic loader names the first library it could not load (libguestfs.so.0, or one of
     // its own dependencies when the package is half installed).
-    const missing = /(lib[\w.+-]+\.so[\d.]*): cannot open shared object file/.exec(message);
+    // Absent ("cannot open shared object file") and damaged ("file too short", "invalid ELF
+    // header", a truncated package) both mean: install libguestfs.
+    const missing = /(lib[\w.+-]+\.so[\d.]*): ([^:\n]+)/.exec(message);
     if (!missing) return { error: err as Error };
     return {
       error: new Error(
-        `libguestfs is not available (${missing[1]} cannot be loaded): ${LIBGUESTFS_INSTALL_HINT}`,
+        `libguestfs is not available (${missing[1]}: ${missing[2].trim()}): ${LIBGUESTFS_INSTALL_HINT}`,
         {
           cause: err,
         },

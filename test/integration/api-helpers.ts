@@ -60,11 +60,21 @@ export interface Daemon {
   stop(): Promise<number | null>;
 }
 
-export async function startDaemon(args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<Daemon> {
+/**
+ * Starts the compiled daemon on loopback ports. `wrap` runs it under a command (e.g. an `unshare`
+ * that hides a library): the daemon's own argv is appended to it.
+ */
+export async function startDaemon(
+  args: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+  wrap: string[] = [],
+): Promise<Daemon> {
   const dir = mkdtempSync(join(tmpdir(), 'guestkit-api-it-'));
+  const [command, ...prefix] = [...wrap, process.execPath];
   const child: ChildProcess = spawn(
-    process.execPath,
+    command,
     [
+      ...prefix,
       mainJs(),
       'daemon',
       '--transport',

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { reserveImages, withImages } from '../inspect/attach.js';
 import { noOperatingSystem } from '../inspect/index.js';
 import { writeReport } from '../inspect/output.js';
+import { libguestfsAvailable } from '../image.js';
 import type { HandlerContext, HandlerResult, JobHandler, ReserveContext } from '../types.js';
 import { diagnose } from './evaluate.js';
 import { firstReservation, imageKey, sharedFacts } from './shared.js';
@@ -150,6 +151,7 @@ export const doctorHandler: JobHandler<DoctorRequest> = {
   validate: (data) => validateDoctorPayload(data),
   reserve: reserveDoctorImage,
   run: runDoctor,
+  available: libguestfsAvailable,
 };
 
 export const migratePlanHandler: JobHandler<MigratePlanRequest> = {
@@ -159,4 +161,5 @@ export const migratePlanHandler: JobHandler<MigratePlanRequest> = {
   validate: (data) => validateMigratePlanPayload(data),
   reserve: reserveDoctorImage,
   run: runMigratePlan,
+  available: libguestfsAvailable,
 };

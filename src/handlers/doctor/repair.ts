@@ -2,7 +2,13 @@
 // overlay pipeline. dry_run (the default) diagnoses through the shared pool and returns the plan
 // and the predicted score. Otherwise one overlay appliance diagnoses, applies the steps,
 // re-inspects and diagnoses again; only a better score (and min_score, when given) is committed.
-import { defaultFixOperations, runFixPipeline, type FixRequest, type FixStep } from '../fix/index.js';
+import {
+  defaultFixOperations,
+  fixPipelineAvailable,
+  runFixPipeline,
+  type FixRequest,
+  type FixStep,
+} from '../fix/index.js';
 import type { FixReport } from '../fix/steps.js';
 import type { HandlerContext, HandlerResult, JobHandler } from '../types.js';
 import { diagnoseRoot } from './diagnose-lease.js';
@@ -119,4 +125,6 @@ export const repairHandler: JobHandler<RepairRequest> = {
   // The dry run reads through the pool like doctor; the real run has its own overlay appliance.
   reserve: (ctx) => (ctx.data.dryRun ? reserveDoctorImage(ctx) : Promise.resolve()),
   run: (ctx) => (ctx.data.dryRun ? dryRun(ctx) : apply(ctx)),
+  // Even a dry run reads the guest with libguestfs; the real run needs the fix pipeline's tools.
+  available: fixPipelineAvailable,
 };

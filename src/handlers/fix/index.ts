@@ -211,8 +211,11 @@ function isApplianceDeath(err: unknown): boolean {
 
 let libguestfsCheck: Promise<HandlerAvailability> | undefined;
 
-/** qemu-img for the overlay and commit, and a libguestfs handle that can be created. */
-async function available(): Promise<HandlerAvailability> {
+/**
+ * qemu-img for the overlay and commit, and a libguestfs handle that can be created (guestkit.fix,
+ * and guestkit.repair which applies its plan through the same pipeline).
+ */
+export async function fixPipelineAvailable(): Promise<HandlerAvailability> {
   const probe = await probeQemuImg();
   if (!probe.available) return { available: false, reason: probe.reason ?? 'qemu-img not found' };
   const binding = await libguestfsAvailable();
@@ -239,7 +242,7 @@ export function createFixHandler(options: FixHandlerOptions = {}): JobHandler<Fi
     description: `Repairs a guest on a qcow2 overlay, then commits (${registry.types().join(', ')})`,
     validate: (data) => validateFixPayload(data, registry),
     run: (ctx) => runFixPipeline(ctx, registry),
-    available,
+    available: fixPipelineAvailable,
   };
 }
 
