@@ -35,18 +35,36 @@ export interface FstabContext {
 /** Mountable → mountpoint pairs in file order (swap has a non-path mountpoint like `none`). */
 export type ResolvedFstab = [string, string][];
 
-const unescape = (s: string) =>
-  s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8)));
+/** One mount option or vfstype of Augeas' fstab lens: a label, maybe `=value`. */
+const ITEM = String.raw`[^,#= \n\t]+(?:=[^,# \n\t]*)?`;
+const LIST = `${ITEM}(?:,${ITEM})*`;
+/**
+ * A record line as Augeas' fstab lens (augeas 1.14, lenses/dist/fstab.aug) accepts it: spec, file,
+ * vfstype list, then optional options, dump and passno, then an optional comment.
+ */
+const RECORD = new RegExp(
+  String.raw`^[ \t]*([^,# \n\t][^ \n\t]*)[ \t]+([^# \t\n]+)[ \t]+(${LIST})` +
+    String.raw`(?:[ \t]+${LIST}(?:[ \t]+[0-9]+(?:[ \t]+[0-9]+)?)?)?[ \t]*(?:#.*)?$`,
+);
 
-/** fstab lines with at least spec, mountpoint and type (others are not entries to libguestfs either). */
-export function parseFstab(text: string): FstabEntry[] {
+/**
+ * The entries of an fstab as libguestfs sees them through Augeas: fields verbatim (Augeas decodes
+ * no `\040` escapes, so such a LABEL= names no filesystem and such a mountpoint stays as written),
+ * or undefined when Augeas would refuse the file (inspect_os then fails on it: left to it) or an
+ * entry has several types (libguestfs' lookup of the type then fails).
+ */
+export function parseFstab(text: string): FstabEntry[] | undefined {
   const out: FstabEntry[] = [];
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#')) continue;
-    const [spec, mountpoint, vfstype] = line.split(/\s+/);
-    if (vfstype === undefined) continue;
-    out.push({ spec: unescape(spec), mountpoint: unescape(mountpoint), vfstype });
+  const lines = text.split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  for (const line of lines) {
+    // Util.empty (a lone '#' included) and Util.comment.
+    if (/^[ \t]*#?[ \t]*$/.test(line) || /^[ \t]*#/.test(line)) continue;
+    const m = RECORD.exec(line);
+    if (!m) return undefined;
+    const [, spec, mountpoint, vfstype] = m;
+    if (/[,=]/.test(vfstype)) return undefined;
+    out.push({ spec, mountpoint, vfstype });
   }
   return out;
 }

@@ -166,13 +166,10 @@ async function linuxRoot(g: Guestfs, root: string, etc: Listing, ctx: Context): 
   if (!identity) throw new Unsupported(`distribution of ${root}`);
   if (/^\s*[^#\s]/m.test(files.get('/etc/crypttab') ?? '')) throw new Unsupported('encrypted volumes');
   const rootDisks = diskOf(root, ctx.devices);
-  const fstab: ResolvedFstab | undefined = resolveFstab(parseFstab(files.get('/etc/fstab') ?? ''), {
-    root,
-    rootDisks,
-    devices: ctx.devices,
-    blocks: ctx.blocks,
-    lvs: ctx.lvs,
-  });
+  const entries = parseFstab(files.get('/etc/fstab') ?? '');
+  const fstab: ResolvedFstab | undefined =
+    entries &&
+    resolveFstab(entries, { root, rootDisks, devices: ctx.devices, blocks: ctx.blocks, lvs: ctx.lvs });
   if (!fstab) throw new Unsupported(`fstab of ${root}`);
   const db = PACKAGE_DATABASES[identity.package_format];
   // Without it libguestfs would answer differently (an error, or librpm's other backends).
@@ -189,10 +186,10 @@ async function linuxRoot(g: Guestfs, root: string, etc: Listing, ctx: Context): 
     arch: await architecture(g),
   };
   // No fstab entries: libguestfs reports the root alone.
-  const entries: ResolvedFstab = fstab.length > 0 ? fstab : [[root, '/']];
+  const resolved: ResolvedFstab = fstab.length > 0 ? fstab : [[root, '/']];
   const mountpoints: Record<string, string> = {};
-  for (const [m, mp] of entries) if (mp.startsWith('/')) mountpoints[mp] = m;
-  return { root, facts, mountpoints, filesystems: entries.map(([m]) => m) };
+  for (const [m, mp] of resolved) if (mp.startsWith('/')) mountpoints[mp] = m;
+  return { root, facts, mountpoints, filesystems: resolved.map(([m]) => m) };
 }
 
 /**

@@ -21,16 +21,79 @@ export interface OsFacts {
 /** Release-file contents of a root, by path (`/etc/os-release`); absent files are undefined. */
 export type ReleaseFiles = ReadonlyMap<string, string>;
 
+type Parser = 'os-release' | 'lsb-release' | 'generic' | 'beyond';
+
+/**
+ * libguestfs 1.48's linux_root_tests (daemon/inspect_fs_unix.ml) in order: each file that exists
+ * is parsed until a parser says it settled the identity. `beyond` marks tests whose outcome this
+ * module does not reproduce (other distributions): reaching one sends the root to inspect_os.
+ */
+const TESTS: readonly { path: string; parser: Parser; distro?: string; rex?: RegExp }[] = [
+  { path: '/etc/os-release', parser: 'os-release' },
+  { path: '/etc/lsb-release', parser: 'lsb-release' },
+  { path: '/etc/openmandriva-release', parser: 'beyond' },
+  { path: '/etc/oracle-release', parser: 'beyond' },
+  {
+    path: '/etc/centos-release',
+    parser: 'generic',
+    distro: 'centos',
+    rex: /CentOS.*release (\d+).*Update (\d+)/,
+  },
+  { path: '/etc/centos-release', parser: 'generic', distro: 'centos', rex: /CentOS.*release (\d+)\.(\d+)/ },
+  { path: '/etc/centos-release', parser: 'generic', distro: 'centos', rex: /CentOS.*release (\d+)/ },
+  {
+    path: '/etc/rocky-release',
+    parser: 'generic',
+    distro: 'rocky',
+    rex: /Rocky Linux.*release (\d+)\.(\d+)/,
+  },
+  { path: '/etc/rocky-release', parser: 'generic', distro: 'rocky', rex: /Rocky Linux.*release (\d+)/ },
+  { path: '/etc/altlinux-release', parser: 'beyond' },
+  { path: '/etc/redhat-release', parser: 'generic', distro: 'fedora', rex: /Fedora release (\d+)/ },
+  {
+    path: '/etc/redhat-release',
+    parser: 'generic',
+    distro: 'rhel',
+    rex: /Red Hat.*release (\d+).*Update (\d+)/,
+  },
+  { path: '/etc/redhat-release', parser: 'generic', distro: 'rhel', rex: /Red Hat.*release (\d+)\.(\d+)/ },
+  { path: '/etc/redhat-release', parser: 'generic', distro: 'rhel', rex: /Red Hat.*release (\d+)/ },
+  {
+    path: '/etc/redhat-release',
+    parser: 'generic',
+    distro: 'centos',
+    rex: /CentOS.*release (\d+).*Update (\d+)/,
+  },
+  { path: '/etc/redhat-release', parser: 'generic', distro: 'centos', rex: /CentOS.*release (\d+)\.(\d+)/ },
+  { path: '/etc/redhat-release', parser: 'generic', distro: 'centos', rex: /CentOS.*release (\d+)/ },
+  {
+    path: '/etc/redhat-release',
+    parser: 'generic',
+    distro: 'rocky',
+    rex: /Rocky Linux.*release (\d+)\.(\d+)/,
+  },
+  { path: '/etc/redhat-release', parser: 'generic', distro: 'rocky', rex: /Rocky Linux.*release (\d+)/ },
+  // Scientific Linux, then "a generic Red Hat-based distro": always settles, never as ours.
+  { path: '/etc/redhat-release', parser: 'beyond' },
+  { path: '/etc/debian_version', parser: 'generic', distro: 'debian' },
+  ...[
+    'pardus-release',
+    'arch-release',
+    'gentoo-release',
+    'meego-release',
+    'slackware-version',
+    'ttylinux-target',
+    'SuSE-release',
+    'cirros/version',
+    'br-version',
+    'alpine-release',
+    'frugalware-release',
+    'pld-release',
+  ].map((f) => ({ path: `/etc/${f}`, parser: 'beyond' as const })),
+];
+
 /** The release files {@link identifyLinux} may read, in the order libguestfs tests them. */
-export const RELEASE_FILES = [
-  '/etc/os-release',
-  '/etc/lsb-release',
-  '/etc/oracle-release',
-  '/etc/centos-release',
-  '/etc/altlinux-release',
-  '/etc/redhat-release',
-  '/etc/debian_version',
-] as const;
+export const RELEASE_FILES: readonly string[] = [...new Set(TESTS.map((t) => t.path))];
 
 /** os-release ID → libguestfs distro, for the distributions answered here. */
 const OS_RELEASE_IDS: Record<string, string> = {
@@ -41,16 +104,39 @@ const OS_RELEASE_IDS: Record<string, string> = {
   centos: 'centos',
   rocky: 'rocky',
 };
+/** IDs libguestfs 1.48 maps to distributions not answered here (unknown IDs it ignores). */
+const OTHER_OS_RELEASE_IDS = new Set([
+  'alpine',
+  'altlinux',
+  'arch',
+  'coreos',
+  'frugalware',
+  'gentoo',
+  'kali',
+  'kylin',
+  'mageia',
+  'neokylin',
+  'openmandriva',
+  'opensuse',
+  'pardus',
+  'pld',
+  'sles',
+  'sled',
+  'void',
+]);
+/** os-release VERSION_ID of these carries the major only when it ends in 0: the release files say more. */
+const MAJOR_ONLY_OS_RELEASE = new Set(['debian', 'centos', 'rocky']);
 
 const DEB = new Set(['debian', 'ubuntu']);
 
+/** libguestfs' inspection_data as the release-file parsers fill it. */
 interface Identity {
-  /** os-release named a distribution outside {@link OS_RELEASE_IDS}. */
-  foreign?: boolean;
   distro?: string;
   product?: string;
   version?: [number, number];
 }
+
+class Beyond extends Error {}
 
 /** `KEY=value` lines (comments and blank lines skipped), split at the first `=`. */
 export function keyValues(text: string, unquote: (v: string) => string): [string, string][] {
@@ -73,7 +159,7 @@ export function shellUnquote(v: string): string {
 }
 
 function simpleUnquote(v: string): string {
-  return /^(["']).*\1$/.test(v) && v.length >= 2 ? v.slice(1, -1) : v;
+  return /^(["']).*\1$/s.test(v) && v.length >= 2 ? v.slice(1, -1) : v;
 }
 
 /** The first `major.minor` (or bare `major`) in a string, as libguestfs parses versions. */
@@ -83,37 +169,75 @@ export function majorMinor(s: string): [number, number] | undefined {
   return [Number.parseInt(m[1], 10), m[2] === undefined ? 0 : Number.parseInt(m[2], 10)];
 }
 
-/** True when os-release alone settles the identity (libguestfs' parse_os_release). */
+/** parse_version_from_major_minor: sets the version only when the string has one. */
+function setVersion(id: Identity, s: string): void {
+  const v = majorMinor(s);
+  if (v && v.every(Number.isSafeInteger)) id.version = v;
+  else if (v) throw new Beyond('a version number OCaml cannot hold');
+}
+
+/** parse_os_release: true when os-release alone settles the identity. */
 function fromOsRelease(text: string, id: Identity): boolean {
   for (const [key, value] of keyValues(text, shellUnquote)) {
     if (key === 'ID') {
       if (Object.hasOwn(OS_RELEASE_IDS, value)) id.distro = OS_RELEASE_IDS[value];
-      else id.foreign = true;
+      else if (OTHER_OS_RELEASE_IDS.has(value) || value.startsWith('opensuse-')) throw new Beyond(value);
     } else if (key === 'PRETTY_NAME') id.product = value;
-    else if (key === 'VERSION_ID') id.version = majorMinor(value) ?? id.version;
+    else if (key === 'VERSION_ID') {
+      if (/^V(\d+)Update(\d+)$/.test(value)) throw new Beyond('NeoKylin version');
+      setVersion(id, value);
+    }
   }
   if (!id.distro || id.product === undefined) return false;
-  // Debian's and CentOS's VERSION_ID carry the major only: their release files say more.
-  if ((id.distro === 'debian' || id.distro === 'centos') && id.version?.[1] === 0) return false;
+  // Debian's, CentOS's and Rocky's VERSION_ID may carry the major only: their release files say more.
+  if (MAJOR_ONLY_OS_RELEASE.has(id.distro) && id.version?.[1] === 0) return false;
   return id.version !== undefined;
 }
 
-/** lsb-release; undefined when it names a distribution this module does not answer for. */
-function fromLsbRelease(text: string, id: Identity): boolean | undefined {
+/** parse_lsb_release. */
+function fromLsbRelease(text: string, id: Identity): boolean {
   let ok = false;
   for (const [key, value] of keyValues(text, simpleUnquote)) {
     if (key === 'DISTRIB_ID') {
       if (value === 'Ubuntu') {
         id.distro = 'ubuntu';
         ok = true;
-      } else if (['CoreOS', 'LinuxMint', 'Mageia'].includes(value)) return undefined;
-    } else if (key === 'DISTRIB_RELEASE') id.version = majorMinor(value) ?? id.version;
+      } else if (['CoreOS', 'LinuxMint', 'Mageia'].includes(value)) throw new Beyond(value);
+    } else if (key === 'DISTRIB_RELEASE') setVersion(id, value);
     else if (key === 'DISTRIB_DESCRIPTION') {
       id.product = value;
       ok = true;
     }
   }
   return ok;
+}
+
+/**
+ * parse_generic: the first line is the product name; with a pattern, the distro and product
+ * are set even when it does not match (then the next test runs).
+ */
+function fromGeneric(text: string, id: Identity, distro: string, rex: RegExp | undefined): boolean {
+  const nl = text.indexOf('\n');
+  const first = nl < 0 ? text : text.slice(0, nl);
+  if (first === '') return false;
+  id.product = first;
+  id.distro = distro;
+  if (!rex) {
+    setVersion(id, first);
+    return true;
+  }
+  const m = rex.exec(first);
+  if (!m) return false;
+  const int = (s: string | undefined) => {
+    if (s === undefined) return undefined;
+    const n = Number.parseInt(s, 10);
+    if (!Number.isSafeInteger(n)) throw new Beyond('a version number OCaml cannot hold');
+    return n;
+  };
+  const major = int(m[1]);
+  const minor = int(m[2]);
+  if (major !== undefined) id.version = [major, minor ?? 0];
+  return true;
 }
 
 function osinfoOf(distro: string, major: number, minor: number): string {
@@ -146,8 +270,8 @@ function packageManagement(distro: string, major: number): string {
 
 /**
  * The distribution facts of a Linux root from its release files, or undefined when the files
- * lead anywhere this module does not follow libguestfs exactly (other distributions, the
- * Oracle/CentOS/ALT/Red Hat release-file paths, unparsable versions).
+ * lead anywhere this module does not follow libguestfs exactly (other distributions, release
+ * files of others, no distribution at all).
  */
 export function identifyLinux(
   files: ReleaseFiles,
@@ -164,38 +288,36 @@ export function identifyLinux(
     >
   | undefined {
   const id: Identity = {};
-  let settled = false;
-  const osRelease = files.get('/etc/os-release');
-  if (osRelease !== undefined) settled = fromOsRelease(osRelease, id);
-  if (id.foreign) return undefined;
-  const lsb = files.get('/etc/lsb-release');
-  if (!settled && lsb !== undefined) {
-    const r = fromLsbRelease(lsb, id);
-    if (r === undefined) return undefined;
-    settled = r;
-  }
-  if (!settled) {
-    for (const path of [
-      '/etc/oracle-release',
-      '/etc/centos-release',
-      '/etc/altlinux-release',
-      '/etc/redhat-release',
-    ]) {
-      if (files.has(path)) return undefined;
+  try {
+    for (const test of TESTS) {
+      const text = files.get(test.path);
+      if (text === undefined) continue;
+      let settled: boolean;
+      switch (test.parser) {
+        case 'os-release':
+          settled = fromOsRelease(text, id);
+          break;
+        case 'lsb-release':
+          settled = fromLsbRelease(text, id);
+          break;
+        case 'generic':
+          settled = fromGeneric(text, id, test.distro!, test.rex);
+          break;
+        case 'beyond':
+          throw new Beyond(test.path);
+      }
+      if (settled) break;
     }
-    const debian = files.get('/etc/debian_version');
-    if (debian === undefined) return undefined;
-    const first = debian.split('\n')[0];
-    if (first === '') return undefined;
-    id.distro = 'debian';
-    id.product = first;
-    id.version = majorMinor(first) ?? id.version;
+  } catch (err) {
+    if (err instanceof Beyond) return undefined;
+    throw err;
   }
-  if (!id.distro || id.product === undefined || !id.version) return undefined;
-  const [major, minor] = id.version;
+  // A root with no distribution at all is libguestfs' "unknown": left to it.
+  if (!id.distro) return undefined;
+  const [major, minor] = id.version ?? [0, 0];
   return {
     distro: id.distro,
-    product_name: id.product,
+    product_name: id.product ?? 'unknown',
     major_version: major,
     minor_version: minor,
     osinfo: osinfoOf(id.distro, major, minor),
@@ -205,16 +327,17 @@ export function identifyLinux(
 }
 
 /**
- * The hostname libguestfs reports: the first line of /etc/HOSTNAME or /etc/hostname, else
- * HOSTNAME= of /etc/sysconfig/network; 'unknown' when none says.
+ * The hostname libguestfs reports: the first line of /etc/HOSTNAME or /etc/hostname that is
+ * neither empty nor a `#` comment, else HOSTNAME= of /etc/sysconfig/network; 'unknown' when none
+ * says.
  */
 export function hostnameOf(files: ReleaseFiles): string {
   for (const path of ['/etc/HOSTNAME', '/etc/hostname']) {
-    const text = files.get(path);
-    if (text === undefined) continue;
-    const lines = text.split('\n');
-    if (lines.length === 1 && lines[0] === '') continue;
-    return lines[0];
+    const line = files
+      .get(path)
+      ?.split('\n')
+      .find((l) => l !== '' && !l.startsWith('#'));
+    if (line !== undefined) return line;
   }
   const network = files.get('/etc/sysconfig/network');
   if (network !== undefined) {

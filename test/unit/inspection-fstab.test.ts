@@ -27,10 +27,10 @@ function context(over: Partial<FstabContext> = {}): FstabContext {
   };
 }
 
-const resolve = (text: string, ctx: FstabContext = context()) => resolveFstab(parseFstab(text), ctx);
+const resolve = (text: string, ctx: FstabContext = context()) => resolveFstab(parseFstab(text)!, ctx);
 
 describe('parseFstab', () => {
-  it('skips comments, blank lines and lines without a type; unescapes \\040', () => {
+  it('skips comments and blank lines; keeps \\040 escapes verbatim, as Augeas does', () => {
     const text = [
       '# /etc/fstab: static file system information.',
       '#',
@@ -40,16 +40,33 @@ describe('parseFstab', () => {
       `UUID=${ROOT_UUID} /               ext4    errors=remount-ro 0       1`,
       '\t# indented comment',
       '/dev/sdb1\t/mnt/My\\040Files\tvfat\tdefaults\t0\t0',
-      'LABEL=My\\040Disk /data xfs defaults 0 0',
-      'incomplete /line',
+      'LABEL=My\\040Disk /data xfs defaults 0 0 # trailing comment',
       'tmpfs /tmp tmpfs defaults',
     ].join('\n');
     expect(parseFstab(text)).toEqual([
       { spec: `UUID=${ROOT_UUID}`, mountpoint: '/', vfstype: 'ext4' },
-      { spec: '/dev/sdb1', mountpoint: '/mnt/My Files', vfstype: 'vfat' },
-      { spec: 'LABEL=My Disk', mountpoint: '/data', vfstype: 'xfs' },
+      { spec: '/dev/sdb1', mountpoint: '/mnt/My\\040Files', vfstype: 'vfat' },
+      { spec: 'LABEL=My\\040Disk', mountpoint: '/data', vfstype: 'xfs' },
       { spec: 'tmpfs', mountpoint: '/tmp', vfstype: 'tmpfs' },
     ]);
+  });
+
+  it('an escaped LABEL= names no filesystem: the entry is dropped (libguestfs through Augeas)', () => {
+    const ctx = context({
+      blocks: [...context().blocks, { device: '/dev/sda3', disks: ['/dev/sda'], label: 'Backup Disk' }],
+    });
+    expect(
+      resolve(
+        `UUID=${ROOT_UUID} / ext4 defaults 0 1\nLABEL=Backup\\040Disk /srv/Backup\\040Disk ext4 nofail 0 2\n`,
+        ctx,
+      ),
+    ).toEqual([['/dev/sda2', '/']]);
+  });
+
+  it('undefined for lines the Augeas lens refuses (inspect_os fails on them) or several types', () => {
+    expect(parseFstab('incomplete /line\n')).toBe(undefined);
+    expect(parseFstab('/dev/sda1 / ext4 defaults x 1\n')).toBe(undefined);
+    expect(parseFstab('/dev/sda1 / ext4,ext3 defaults 0 1\n')).toBe(undefined);
   });
 
   it('accepts a file without a final newline', () => {

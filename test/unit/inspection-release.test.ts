@@ -200,7 +200,7 @@ describe('identifyLinux', () => {
     });
   });
 
-  it('CentOS 7: os-release bails out, /etc/centos-release is not followed here', () => {
+  it('CentOS 7: os-release bails out to /etc/centos-release, which settles 7.9', () => {
     expect(
       identifyLinux(
         files({
@@ -209,24 +209,102 @@ describe('identifyLinux', () => {
           '/etc/redhat-release': 'CentOS Linux release 7.9.2009 (Core)\n',
         }),
       ),
-    ).toBe(undefined);
+    ).toMatchObject({
+      distro: 'centos',
+      product_name: 'CentOS Linux release 7.9.2009 (Core)',
+      major_version: 7,
+      minor_version: 9,
+      osinfo: 'centos7.0',
+      package_management: 'yum',
+    });
   });
 
-  it('CentOS Stream 9: VERSION_ID="9" (minor 0) also bails out to /etc/centos-release → undefined', () => {
+  it('CentOS Stream 9: VERSION_ID="9" (minor 0) defers to /etc/centos-release (major only)', () => {
     const osRelease = 'NAME="CentOS Stream"\nID="centos"\nVERSION_ID="9"\nPRETTY_NAME="CentOS Stream 9"\n';
     expect(
       identifyLinux(
         files({ '/etc/os-release': osRelease, '/etc/centos-release': 'CentOS Stream release 9\n' }),
       ),
-    ).toBe(undefined);
+    ).toMatchObject({
+      distro: 'centos',
+      product_name: 'CentOS Stream release 9',
+      major_version: 9,
+      minor_version: 0,
+    });
   });
 
-  it.each(['arch', 'kali', 'linuxmint', 'opensuse-leap', 'almalinux'])('unknown ID=%s → undefined', (id) => {
-    const osRelease = `NAME="X"\nID=${id}\nVERSION_ID="1.2"\nPRETTY_NAME="Some Linux 1.2"\n`;
-    expect(identifyLinux(files({ '/etc/os-release': osRelease, '/etc/debian_version': '12.4\n' }))).toBe(
-      undefined,
-    );
+  it('Rocky 9.0: VERSION_ID="9.0" defers to /etc/rocky-release, as for Debian and CentOS', () => {
+    const osRelease =
+      'NAME="Rocky Linux"\nVERSION="9.0 (Blue Onyx)"\nID="rocky"\nVERSION_ID="9.0"\nPRETTY_NAME="Rocky Linux 9.0 (Blue Onyx)"\n';
+    const rocky = 'Rocky Linux release 9.0 (Blue Onyx)\n';
+    expect(
+      identifyLinux(
+        files({ '/etc/os-release': osRelease, '/etc/rocky-release': rocky, '/etc/redhat-release': rocky }),
+      ),
+    ).toEqual({
+      distro: 'rocky',
+      product_name: 'Rocky Linux release 9.0 (Blue Onyx)',
+      major_version: 9,
+      minor_version: 0,
+      osinfo: 'rocky9',
+      package_format: 'rpm',
+      package_management: 'dnf',
+    });
+    // Without the release files os-release's answer stands (libguestfs keeps what it parsed).
+    expect(identifyLinux(files({ '/etc/os-release': osRelease }))).toMatchObject({
+      product_name: 'Rocky Linux 9.0 (Blue Onyx)',
+      major_version: 9,
+    });
+    // Only redhat-release (a copy, not the usual symlink): its Rocky patterns settle it.
+    expect(
+      identifyLinux(files({ '/etc/os-release': osRelease, '/etc/redhat-release': rocky })),
+    ).toMatchObject({
+      product_name: 'Rocky Linux release 9.0 (Blue Onyx)',
+    });
   });
+
+  it('redhat-release alone: Fedora, RHEL (with and without minor), CentOS', () => {
+    const one = (text: string) => identifyLinux(files({ '/etc/redhat-release': `${text}\n` }));
+    expect(one('Fedora release 39 (Thirty Nine)')).toMatchObject({
+      distro: 'fedora',
+      major_version: 39,
+      minor_version: 0,
+    });
+    expect(one('Red Hat Enterprise Linux release 9.2 (Plow)')).toMatchObject({
+      distro: 'rhel',
+      major_version: 9,
+      minor_version: 2,
+    });
+    expect(one('Red Hat Enterprise Linux Server release 5 (Tikanga)')).toMatchObject({
+      distro: 'rhel',
+      major_version: 5,
+    });
+    expect(one('CentOS release 6.10 (Final)')).toMatchObject({ distro: 'centos', osinfo: 'centos6.10' });
+    // Scientific Linux or a generic Red Hat-based one: beyond these rules.
+    expect(one('Scientific Linux release 7.9 (Nitrogen)')).toBe(undefined);
+    expect(one('AlmaLinux release 9.2 (Turquoise Kodkod)')).toBe(undefined);
+  });
+
+  it.each(['arch', 'kali', 'opensuse-leap'])(
+    'ID=%s (another distribution libguestfs knows) → undefined',
+    (id) => {
+      const osRelease = `NAME="X"\nID=${id}\nVERSION_ID="1.2"\nPRETTY_NAME="Some Linux 1.2"\n`;
+      expect(identifyLinux(files({ '/etc/os-release': osRelease, '/etc/debian_version': '12.4\n' }))).toBe(
+        undefined,
+      );
+    },
+  );
+
+  it.each(['linuxmint', 'almalinux'])(
+    'ID=%s (unknown to libguestfs) is ignored: the release files decide',
+    (id) => {
+      const osRelease = `NAME="X"\nID=${id}\nVERSION_ID="1.2"\nPRETTY_NAME="Some Linux 1.2"\n`;
+      expect(
+        identifyLinux(files({ '/etc/os-release': osRelease, '/etc/debian_version': '12.4\n' })),
+      ).toMatchObject({ distro: 'debian', product_name: '12.4' });
+      expect(identifyLinux(files({ '/etc/os-release': osRelease }))).toBe(undefined);
+    },
+  );
 
   it('no os-release: /etc/debian_version alone makes a Debian', () => {
     expect(identifyLinux(files({ '/etc/debian_version': '11.8\n' }))).toEqual({
@@ -256,7 +334,12 @@ describe('identifyLinux', () => {
   it('lists its release files in libguestfs order, os-release first', () => {
     expect(RELEASE_FILES[0]).toBe('/etc/os-release');
     expect(RELEASE_FILES[1]).toBe('/etc/lsb-release');
-    expect(RELEASE_FILES.at(-1)).toBe('/etc/debian_version');
+    expect(RELEASE_FILES.indexOf('/etc/rocky-release')).toBeLessThan(
+      RELEASE_FILES.indexOf('/etc/redhat-release'),
+    );
+    expect(RELEASE_FILES.indexOf('/etc/redhat-release')).toBeLessThan(
+      RELEASE_FILES.indexOf('/etc/debian_version'),
+    );
   });
 });
 
@@ -293,6 +376,14 @@ describe('shellUnquote / keyValues / majorMinor', () => {
 describe('hostnameOf', () => {
   it('takes the first line of /etc/hostname', () => {
     expect(hostnameOf(files({ '/etc/hostname': 'web01\nignored\n' }))).toBe('web01');
+  });
+
+  it('skips empty and # comment lines of the hostname files (an Ansible header)', () => {
+    expect(hostnameOf(files({ '/etc/hostname': '# Ansible managed\n\nweb01.example.com\n' }))).toBe(
+      'web01.example.com',
+    );
+    // A file of comments only says nothing: the next file is asked.
+    expect(hostnameOf(files({ '/etc/HOSTNAME': '# none\n', '/etc/hostname': 'web01\n' }))).toBe('web01');
   });
 
   it('prefers /etc/HOSTNAME over /etc/hostname', () => {
