@@ -97,9 +97,11 @@ async function filesystemsOf(
   const facts = await Promise.all(
     devices.map((d) =>
       Promise.all([
-        d.startsWith('btrfsvol:')
-          ? Promise.resolve({ TYPE: 'btrfs' } as Record<string, string>)
-          : blocks.blkid(d).catch(() => ({}) as Record<string, string>),
+        // A subvolume has its filesystem's UUID and label (virt-inspector reports them too).
+        blocks.blkid(sizeDevice(d)).then(
+          (tags) => (d.startsWith('btrfsvol:') ? { ...tags, TYPE: 'btrfs' } : tags),
+          () => (d.startsWith('btrfsvol:') ? { TYPE: 'btrfs' } : {}) as Record<string, string>,
+        ),
         blocks.size(sizeDevice(d)).catch(() => 0),
       ]),
     ),
