@@ -2,7 +2,7 @@
 // the report page colours. The pages themselves are proven in a real browser
 // (test/integration/dashboard.test.ts).
 import { describe, expect, it } from 'vitest';
-import { securityFindings } from '../../src/dashboard/ui/findings.js';
+import { securityFindings } from '../../src/report/findings.js';
 import type { InspectReport } from '../../src/dashboard/ui/report-types.js';
 import { href, parseRoute } from '../../src/dashboard/ui/routes.js';
 import { parseSseBlock } from '../../src/dashboard/ui/sse.js';

@@ -11,12 +11,14 @@ import type { HandlerContext } from '../../handlers/types.js';
 import { silentLogger } from '../../logger.js';
 import { JobBuilder } from '../../protocol/builder.js';
 import { toJobError, type JobErrorInfo } from '../../protocol/errors.js';
+import { colorWanted, renderError, renderInspect } from '../render/index.js';
 
 export interface InspectCommandOptions {
   format?: string;
   checksum?: string;
   output: 'table' | 'json' | 'yaml';
   isolated?: boolean;
+  full?: boolean;
 }
 
 /** One image's outcome as printed by `--output json|yaml`. */
@@ -36,6 +38,7 @@ export function registerInspect(program: Command): void {
     .option('-f, --format <format>', 'image format of every image (default: detected with qemu-img)')
     .option('--checksum <sha256>', 'expected SHA-256 (only with a single image)')
     .option('--isolated', 'one appliance per image (no sharing)')
+    .option('--full', 'every package, service and account instead of the first ones')
     .addOption(
       new Option('-o, --output <format>', 'output format')
         .choices(['table', 'json', 'yaml'])
@@ -48,7 +51,7 @@ export function registerInspect(program: Command): void {
         return;
       }
       const results = await inspectImages(images, options);
-      print(results, options.output);
+      print(results, options.output, options.full ?? false);
       if (results.some((r) => r.error)) process.exitCode = 1;
     });
 }
@@ -119,7 +122,7 @@ export async function inspectImages(
   }
 }
 
-function print(results: InspectCliResult[], format: InspectCommandOptions['output']): void {
+function print(results: InspectCliResult[], format: InspectCommandOptions['output'], full: boolean): void {
   if (format === 'json') {
     process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
     return;
@@ -128,40 +131,15 @@ function print(results: InspectCliResult[], format: InspectCommandOptions['outpu
     process.stdout.write(stringify(results));
     return;
   }
-  for (const r of results) {
+  const color = colorWanted();
+  const several = results.length > 1;
+  results.forEach((r, i) => {
+    // Several images: a rule with the image's name before each, so the reports cannot run together.
+    if (several) process.stdout.write(`${i ? '\n' : ''}${'='.repeat(3)} ${r.image} ${'='.repeat(3)}\n`);
     if (r.error) {
-      process.stderr.write(`${r.image}: ${r.error.code}: ${r.error.message}\n`);
-      continue;
+      process.stderr.write(`${r.image}: ${renderError(r.error)}\n`);
+      return;
     }
-    const rep = r.data!.report;
-    const os = rep.operating_system;
-    const rows: [string, string][] = [
-      [
-        'image',
-        `${r.image} (${rep.image.format}, ${Math.round(rep.image.virtual_size_bytes / 1048576)} MiB)`,
-      ],
-      ['os', `${os.product_name} (${os.distribution} ${os.version}, ${os.arch})`],
-      ['hostname', os.hostname],
-      [
-        'root',
-        `${os.root}  mounts: ${Object.entries(rep.mountpoints)
-          .map(([m, d]) => `${m}=${d}`)
-          .join(' ')}`,
-      ],
-      ['packages', `${rep.packages?.count ?? '-'} (${os.package_format}/${os.package_management})`],
-      ['services', `${rep.services?.enabled.length ?? '-'} enabled of ${rep.services?.count ?? '-'}`],
-      ['users', `${rep.users?.count ?? '-'} (${rep.users?.login_count ?? '-'} can log in)`],
-      ['kernel', rep.kernels.default ?? '-'],
-    ];
-    if (rep.operating_systems)
-      rows.push([
-        'other roots',
-        rep.operating_systems
-          .slice(1)
-          .map((o) => `${o.root} ${o.product_name}`)
-          .join(', '),
-      ]);
-    const width = Math.max(...rows.map(([k]) => k.length));
-    process.stdout.write(rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n') + '\n\n');
-  }
+    process.stdout.write(renderInspect(r.data!, { full, color }));
+  });
 }

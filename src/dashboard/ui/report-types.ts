@@ -1,8 +1,8 @@
 // The parts of the inspection, profile and comparison reports the dashboard shows
 // (see src/handlers/inspect/report.ts, profile/types.ts, compare/types.ts for the full shapes).
 
-export type Severity = 'critical' | 'high' | 'medium' | 'low' | 'info';
-export const SEVERITY_ORDER: Severity[] = ['critical', 'high', 'medium', 'low', 'info'];
+import type { Severity } from '../../report/findings.js';
+export { SEVERITY_ORDER, type Severity } from '../../report/findings.js';
 
 export interface OsInfo {
   type: string;

@@ -1,5 +1,6 @@
 // Comparison of two disks (guestkit.compare): baseline and target side by side, then every
 // difference: OS fields, packages, services, users, kernels, network/security, /etc files.
+import { osVersion } from '../../../report/os-version.js';
 import type { ComponentChildren } from 'preact';
 import { Section, SeverityBadge, TableWrap } from '../components/common.js';
 import { JobReport } from '../components/job-report.js';
@@ -39,7 +40,7 @@ function Side({ label, image, os }: { label: string; image: { path: string; form
       <dl class="facts">
         <dt>Distribution</dt>
         <dd>
-          {os.distribution} {os.version}
+          {os.distribution} {osVersion(os)}
         </dd>
         <dt>Product</dt>
         <dd>{show(os.product_name)}</dd>

@@ -1,9 +1,10 @@
 // Inspection report of a guestkit.inspect job (and the findings of a guestkit.profile job):
 // OS card, security findings by severity, packages with search, services, users, network, storage.
+import { osVersion } from '../../../report/os-version.js';
 import { Section, SEVERITY_ORDER, SeverityBadge } from '../components/common.js';
 import { JobReport } from '../components/job-report.js';
 import { InspectSections } from '../components/inspect-sections.js';
-import { securityFindings } from '../findings.js';
+import { securityFindings } from '../../../report/findings.js';
 import { bytes, show } from '../format.js';
 import type { Finding, InspectReport, OsInfo, ProfileReport } from '../report-types.js';
 
@@ -31,7 +32,7 @@ function OsCard({ os, title = 'Operating system' }: { os: OsInfo; title?: string
       <dl class="facts">
         <dt>Distribution</dt>
         <dd>
-          {os.distribution} {os.version}
+          {os.distribution} {osVersion(os)}
         </dd>
         <dt>Product</dt>
         <dd>{show(os.product_name)}</dd>

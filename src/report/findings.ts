@@ -1,12 +1,35 @@
-// Quick security findings derived from an inspection report's facts, so the report page can
-// colour what matters. guestkit.profile runs the full rule set; these mirror its main checks.
-import type { Finding, InspectReport, Severity } from './report-types.js';
+// Quick security findings derived from an inspection report's facts, so the dashboard's report
+// page and the CLI's inspect view show the same ones. guestkit.profile runs the full rule set;
+// these mirror its main checks. No Node imports (the dashboard bundles this file).
+
+export type Severity = 'critical' | 'high' | 'medium' | 'low' | 'info';
+export const SEVERITY_ORDER: readonly Severity[] = ['critical', 'high', 'medium', 'low', 'info'];
+
+export interface QuickFinding {
+  id: string;
+  severity: Severity;
+  title: string;
+  description: string;
+}
+
+/** The parts of an inspection report the checks read (server and dashboard types both fit). */
+export interface QuickFindingsInput {
+  operating_system: { distribution: string };
+  users?: { accounts: { name: string; uid: number; empty_password?: boolean }[] };
+  security?: {
+    selinux: { status: string };
+    apparmor: { enabled: boolean };
+    firewall: Record<string, { enabled: boolean }>;
+    ssh: { permit_root_login: string | null; password_authentication: string | null };
+  };
+}
 
 const RHEL_FAMILY = /^(rhel|centos|rocky|almalinux|fedora|oraclelinux|redhat-based)$/;
 const APPARMOR_FAMILY = /^(debian|ubuntu|linuxmint|opensuse|sles)$/;
 
-export function securityFindings(r: InspectReport): Finding[] {
-  const out: Finding[] = [];
+/** Findings in the order checked; one `info` entry when nothing was found. */
+export function securityFindings(r: QuickFindingsInput): QuickFinding[] {
+  const out: QuickFinding[] = [];
   const add = (id: string, severity: Severity, title: string, description: string) =>
     out.push({ id, severity, title, description });
   const s = r.security;
