@@ -21,9 +21,11 @@ export {
   createSha256,
   parseChecksum,
   sha256File,
+  SHA256_STRATEGIES,
   verifyFile,
   type Sha256,
   type Sha256FileOptions,
+  type Sha256Strategy,
   type Sha256Progress,
   type VerifyResult,
 } from './checksum.js';

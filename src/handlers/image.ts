@@ -123,6 +123,8 @@ export async function verifyImageChecksum(
   const { sha256File } = await import('../../lib/checksum.js');
   const actual = await sha256File(path, {
     signal: ctx.signal,
+    // Other jobs' appliances may be booting: the hash takes the CPU and disk they leave.
+    priority: 'background',
     onProgress: ({ bytes, total }) => {
       hashed = bytes;
       const pct = total > 0 ? Math.floor((bytes / total) * 100) : 0;

@@ -120,6 +120,8 @@ export async function withImages<T>(
       let bytes = 0;
       const result = await verifyFile(real[i], img.checksum, {
         signal: work.signal,
+        // Runs while this job's appliance boots: the boot keeps the CPU it needs.
+        priority: 'background',
         onProgress: (p) => (bytes = p.bytes),
       });
       ctx.metrics.diskRead(bytes);
