@@ -2,21 +2,9 @@
 // raises on purpose (a bad image, an appliance that would not start) are the ones a job reports:
 // they carry a code from the Job Protocol's vocabulary, which the worker passes on unchanged.
 
-/**
- * Codes the library raises. Each is also a Job Protocol v1 error code (the worker's list is built
- * from this one), so a job failing with a library error reports it as is.
- */
-export const LIBRARY_ERROR_CODES = [
-  'VALIDATION_ERROR',
-  'PATH_NOT_ALLOWED',
-  'IMAGE_NOT_FOUND',
-  'IMAGE_CHECKSUM_MISMATCH',
-  'UNSUPPORTED_IMAGE_FORMAT',
-  'NO_OPERATING_SYSTEM',
-  'APPLIANCE_ERROR',
-  'CANCELLED',
-] as const;
-export type LibraryErrorCode = (typeof LIBRARY_ERROR_CODES)[number];
+import { LIBRARY_ERROR_CODES, type LibraryErrorCode } from './vocabulary.js';
+
+export { LIBRARY_ERROR_CODES, type LibraryErrorCode };
 
 export interface LibraryErrorOptions {
   /** Where it happened (`disk_attach`, `validation`…), for the job's result document. */

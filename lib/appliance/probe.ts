@@ -1,4 +1,5 @@
 // Image probing: what a drive is before it reaches an appliance (qemu-img, never libguestfs).
+import { DISK_FORMATS } from '../vocabulary.js';
 import { execFile } from 'node:child_process';
 import { resolve as resolvePath } from 'node:path';
 import { promisify } from 'node:util';
@@ -6,7 +7,8 @@ import { ApplianceError } from './errors.js';
 import type { DriveRequest, ProbedDrive } from './types.js';
 
 /** Formats an appliance may be given (qemu names); `img` in job payloads means raw. */
-export const DRIVE_FORMATS = ['raw', 'qcow2', 'vmdk', 'vdi', 'vhdx'] as const;
+/** Formats a drive may have (the one list: lib/vocabulary.ts). */
+export const DRIVE_FORMATS = DISK_FORMATS;
 
 const execFileP = promisify(execFile);
 

@@ -4,6 +4,7 @@ import cliProgress from 'cli-progress';
 import { Option, type Command } from 'commander';
 import { stringify } from 'yaml';
 import type { JobStatus, ProgressEvent } from '../protocol/schema.js';
+import { TERMINAL_STATUSES } from '../protocol/vocabulary.js';
 import { ApiClientError, DEFAULT_API_URL, WorkerClient } from './client.js';
 
 export type OutputFormat = 'table' | 'json' | 'yaml';
@@ -132,7 +133,7 @@ export function jobBar(jobId: string, enabled = process.stderr.isTTY === true): 
   };
 }
 
-export const TERMINAL = ['completed', 'failed', 'cancelled', 'timeout'];
+export const TERMINAL: readonly string[] = TERMINAL_STATUSES;
 
 /**
  * Follows a job to its end over SSE, calling onProgress for each progress event; falls back to

@@ -3,6 +3,7 @@
 import { clientSettingsFromEnv } from '../config.js';
 import type { HealthReport, JobStatus, JobStatusDocument, ListPage, ListQuery } from '../worker/types.js';
 import type { ProgressEvent, ResultDocument, WorkerRegistration } from '../protocol/schema.js';
+import { isTerminal } from '../protocol/vocabulary.js';
 
 export const DEFAULT_API_URL = 'http://localhost:8080';
 
@@ -189,7 +190,7 @@ export class WorkerClient {
       const key = `${doc.status}|${doc.progress?.percent}|${doc.progress?.message}`;
       if (key !== last) options.onChange?.(doc);
       last = key;
-      if (['completed', 'failed', 'cancelled', 'timeout'].includes(doc.status)) return doc;
+      if (isTerminal(doc.status)) return doc;
       await new Promise((r) => setTimeout(r, options.intervalMs ?? 500));
       options.signal?.throwIfAborted();
     }

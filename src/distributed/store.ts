@@ -4,6 +4,7 @@
 import { Redis } from 'ioredis';
 import type { JobErrorInfo } from '../protocol/errors.js';
 import { isTerminal, type JobStatus, type ProgressEvent, type ResultDocument } from '../protocol/schema.js';
+import { JOB_STATUSES } from '../protocol/vocabulary.js';
 import type {
   CreateOutcome,
   JobRecord,
@@ -16,15 +17,7 @@ import type {
 import type { JobProgress, ListQuery } from '../worker/types.js';
 import { APPEND_EVENT, CREATE, PURGE, TRANSITION } from './scripts.js';
 
-export const ALL_STATUSES: readonly JobStatus[] = [
-  'pending',
-  'assigned',
-  'running',
-  'completed',
-  'failed',
-  'cancelled',
-  'timeout',
-];
+export const ALL_STATUSES: readonly JobStatus[] = JOB_STATUSES;
 
 /** Extra condition on a transition: the job's worker and attempt must still be these. */
 export interface RunGuard {

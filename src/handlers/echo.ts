@@ -1,5 +1,6 @@
 // system.echo / test.echo: returns its payload. `sleep_ms` (≤ 60000) holds the job in `running`
 // so tests can observe concurrency, timeouts and cancellation; the sleep ends when the signal aborts.
+import { OPERATIONS } from '../protocol/vocabulary.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ValidationError } from '../protocol/errors.js';
 import type { HandlerContext, HandlerResult, JobHandler } from './types.js';
@@ -45,5 +46,5 @@ function echoHandler(operation: string): JobHandler<EchoData> {
   };
 }
 
-export const systemEchoHandler = echoHandler('system.echo');
-export const testEchoHandler = echoHandler('test.echo');
+export const systemEchoHandler = echoHandler(OPERATIONS.echo);
+export const testEchoHandler = echoHandler(OPERATIONS.testEcho);

@@ -1,29 +1,20 @@
 // Error codes of Job Protocol v1 (§5) plus the few the worker's own API needs, and the one error
 // class every layer throws. Handlers throw `HandlerError` (same shape) to fail a job on purpose.
-import { CodedError, LIBRARY_ERROR_CODES } from '../../lib/errors.js';
+import { CodedError } from '../../lib/errors.js';
+import {
+  API_ERROR_CODES,
+  PROTOCOL_ERROR_CODES,
+  type ErrorCode,
+  type ProtocolErrorCode,
+} from './vocabulary.js';
 
-/**
- * Codes a job's `error.code` can carry (protocol §5): the library's own (a bad image, an appliance
- * that would not start) and the worker's.
- */
-export const PROTOCOL_ERROR_CODES = [
-  ...LIBRARY_ERROR_CODES,
-  'UNSUPPORTED_OPERATION',
-  'CAPABILITY_MISMATCH',
-  'EXECUTION_ERROR',
-  'TIMEOUT',
-  'DEADLINE_EXCEEDED',
-  'DUPLICATE_IN_PROGRESS',
-  'DUPLICATE_JOB_ID',
-  'INTERNAL_ERROR',
-] as const;
-export type ProtocolErrorCode = (typeof PROTOCOL_ERROR_CODES)[number];
-
-/** Codes only the worker's API surface uses (never in a result document). */
-export const API_ERROR_CODES = ['NOT_FOUND', 'NOT_READY', 'NOT_CANCELLABLE', 'WORKER_UNAVAILABLE'] as const;
-export type ApiErrorCode = (typeof API_ERROR_CODES)[number];
-
-export type ErrorCode = ProtocolErrorCode | ApiErrorCode;
+export {
+  PROTOCOL_ERROR_CODES,
+  API_ERROR_CODES,
+  type ProtocolErrorCode,
+  type ApiErrorCode,
+  type ErrorCode,
+} from './vocabulary.js';
 
 /** The `error` object of a failed result document (protocol §5). */
 export interface JobErrorInfo {

@@ -2,26 +2,21 @@
 // and the TypeScript types. Objects stay open (no additionalProperties: false) because unknown
 // fields are accepted and ignored everywhere.
 import { Type, type Static } from '@sinclair/typebox';
+import {
+  JOB_STATUSES,
+  TERMINAL_STATUSES,
+  isTerminal,
+  type JobStatus,
+  type TerminalStatus,
+} from './vocabulary.js';
 
 const StringMap = Type.Record(Type.String(), Type.String());
 
 export const PROTOCOL_VERSION = '1.0';
 export const JOB_KIND = 'VMOperation';
 
-export const JobStatusSchema = Type.Union([
-  Type.Literal('pending'),
-  Type.Literal('assigned'),
-  Type.Literal('running'),
-  Type.Literal('completed'),
-  Type.Literal('failed'),
-  Type.Literal('cancelled'),
-  Type.Literal('timeout'),
-]);
-export type JobStatus = Static<typeof JobStatusSchema>;
-export const TERMINAL_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'cancelled', 'timeout'];
-export function isTerminal(status: JobStatus): boolean {
-  return TERMINAL_STATUSES.includes(status);
-}
+export const JobStatusSchema = Type.Union(JOB_STATUSES.map((s) => Type.Literal(s)));
+export { JOB_STATUSES, TERMINAL_STATUSES, isTerminal, type JobStatus, type TerminalStatus };
 
 export const ExecutionSchema = Type.Object({
   idempotency_key: Type.Optional(Type.String()),
@@ -145,12 +140,7 @@ export const JobErrorSchema = Type.Object({
 
 export const ResultDocumentSchema = Type.Object({
   job_id: Type.String(),
-  status: Type.Union([
-    Type.Literal('completed'),
-    Type.Literal('failed'),
-    Type.Literal('cancelled'),
-    Type.Literal('timeout'),
-  ]),
+  status: Type.Union(TERMINAL_STATUSES.map((s) => Type.Literal(s))),
   completed_at: Type.Optional(Type.String()),
   failed_at: Type.Optional(Type.String()),
   worker_id: Type.String(),
@@ -177,7 +167,6 @@ export const ResultDocumentSchema = Type.Object({
   data: Type.Optional(Type.Unknown()),
 });
 export type ResultDocument = Static<typeof ResultDocumentSchema>;
-export type TerminalStatus = ResultDocument['status'];
 
 export const WorkerRegistrationSchema = Type.Object({
   worker_id: Type.String(),

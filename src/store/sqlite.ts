@@ -13,6 +13,7 @@ import { dirname } from 'node:path';
 import type { JobErrorInfo } from '../protocol/errors.js';
 import { WalCheckpointer } from './checkpointer.js';
 import type { JobStatus, ProgressEvent, ResultDocument } from '../protocol/schema.js';
+import { JOB_STATUSES } from '../protocol/vocabulary.js';
 import type { JobProgress, ListQuery } from '../worker/types.js';
 import type {
   CreateOutcome,
@@ -113,15 +114,7 @@ function fromRow(row: JobRow): JobRecord {
   };
 }
 
-const ALL_STATUSES: readonly JobStatus[] = [
-  'pending',
-  'assigned',
-  'running',
-  'completed',
-  'failed',
-  'cancelled',
-  'timeout',
-];
+const ALL_STATUSES: readonly JobStatus[] = JOB_STATUSES;
 
 /** Jobs deleted per purge transaction: small enough to keep each commit to a few milliseconds. */
 const PURGE_BATCH = 200;

@@ -6,10 +6,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { qemuImgFromEnv } from '../config.js';
+import { DISK_FORMATS } from '../protocol/vocabulary.js';
 import { HandlerError } from '../protocol/errors.js';
 
 /** Formats guestkit converts to and from. */
-export const CONVERT_FORMATS = ['qcow2', 'raw', 'vmdk', 'vdi', 'vhdx'] as const;
+export const CONVERT_FORMATS = DISK_FORMATS;
 export type ConvertFormat = (typeof CONVERT_FORMATS)[number];
 export type CompressionType = 'zlib' | 'zstd';
 

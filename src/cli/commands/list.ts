@@ -1,6 +1,7 @@
 // `guestkit-worker list`: jobs, newest first, filtered and paginated by the server.
 import { Option, type Command } from 'commander';
 import type { JobStatus } from '../../protocol/schema.js';
+import { JOB_STATUSES } from '../../protocol/vocabulary.js';
 import type { ListQuery } from '../../worker/types.js';
 import {
   action,
@@ -25,17 +26,7 @@ export function registerList(program: Command): void {
     program
       .command('list')
       .description('List jobs, newest first')
-      .addOption(
-        new Option('-s, --status <status>', 'only jobs in this status').choices([
-          'pending',
-          'assigned',
-          'running',
-          'completed',
-          'failed',
-          'cancelled',
-          'timeout',
-        ]),
-      )
+      .addOption(new Option('-s, --status <status>', 'only jobs in this status').choices(JOB_STATUSES))
       .option('--operation <op>', 'only jobs of this operation')
       .option('-n, --limit <n>', 'page size (1-1000)', '100')
       .option('--cursor <cursor>', 'next_cursor of the previous page'),

@@ -1,16 +1,10 @@
 // The API documents the dashboard reads (a subset of the server's types: only what is shown).
 
-export type JobStatus = 'pending' | 'assigned' | 'running' | 'completed' | 'failed' | 'cancelled' | 'timeout';
-export const STATUSES: JobStatus[] = [
-  'pending',
-  'assigned',
-  'running',
-  'completed',
-  'failed',
-  'cancelled',
-  'timeout',
-];
-export const TERMINAL = new Set<JobStatus>(['completed', 'failed', 'cancelled', 'timeout']);
+import { JOB_STATUSES, TERMINAL_STATUSES, type JobStatus } from '../../protocol/vocabulary.js';
+
+export type { JobStatus };
+export const STATUSES: readonly JobStatus[] = JOB_STATUSES;
+export const TERMINAL = new Set<JobStatus>(TERMINAL_STATUSES);
 
 export interface JobError {
   code: string;

@@ -1,6 +1,7 @@
 // guestkit.compare: baseline and target disks in ONE appliance lease; each root is inspected and
 // its /etc (and optionally every file) checksummed in its own mount; small changed text files
 // get a unified diff. The diffing itself is pure (diff-report.ts, config-diff.ts).
+import { OPERATIONS } from '../../protocol/vocabulary.js';
 import type { ApplianceLease } from '../../../lib/appliance/index.js';
 import type { Guestfs } from '../../../lib/guestfs.js';
 import { collectReport, withMounts } from '../inspect/collect.js';
@@ -203,7 +204,7 @@ async function run(ctx: HandlerContext<CompareRequest>): Promise<HandlerResult> 
 }
 
 export const compareHandler: JobHandler<CompareRequest> = {
-  operation: 'guestkit.compare',
+  operation: OPERATIONS.compare,
   payloadTypes: ['guestkit.compare.v1'],
   description: 'Differences between two disk images: OS, packages, services, users, /etc files',
   validate: (data) => validateComparePayload(data),

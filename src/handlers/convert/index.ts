@@ -1,6 +1,7 @@
 // guestkit.convert: qemu-img convert as a child process, into a hidden temporary next to the
 // target, verified (qemu-img compare of guest-visible content) and then published without ever
 // overwriting an existing file. Cancel/timeout kill the child and remove the partial file.
+import { OPERATIONS } from '../../protocol/vocabulary.js';
 import { basename, dirname, extname } from 'node:path';
 import { HandlerError } from '../../protocol/errors.js';
 import { compareImages, convertImage, imageInfo, probeQemuImg } from '../../tools/qemu-img.js';
@@ -147,7 +148,7 @@ async function available(): Promise<HandlerAvailability> {
 }
 
 export const convertHandler: JobHandler<ConvertRequest> = {
-  operation: 'guestkit.convert',
+  operation: OPERATIONS.convert,
   payloadTypes: ['guestkit.convert.v1'],
   description: 'Converts a disk image between qcow2, raw, vmdk, vdi and vhdx with qemu-img',
   validate: (data) => validateConvertPayload(data),

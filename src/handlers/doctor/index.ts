@@ -1,6 +1,7 @@
 // guestkit.doctor ("will this VM boot on the target?") and guestkit.migrate-plan (the same
 // evidence per category, and an ordered fix plan). Both read the disk through the shared
 // appliance pool like guestkit.inspect, so they share launches with other queued disk jobs.
+import { OPERATIONS } from '../../protocol/vocabulary.js';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { reserveImages, withImages } from '../inspect/attach.js';
@@ -121,7 +122,7 @@ async function runMigratePlan(ctx: HandlerContext<MigratePlanRequest>): Promise<
       predicted_score: plan.predicted_score,
       steps: plan.steps,
       fix_job: {
-        operation: 'guestkit.fix',
+        operation: OPERATIONS.fix,
         payload: {
           type: 'guestkit.fix.v1',
           data: { image: { path: data.image.path }, operations: out.fix_operations },
@@ -144,7 +145,7 @@ async function runMigratePlan(ctx: HandlerContext<MigratePlanRequest>): Promise<
 }
 
 export const doctorHandler: JobHandler<DoctorRequest> = {
-  operation: 'guestkit.doctor',
+  operation: OPERATIONS.doctor,
   payloadTypes: ['guestkit.doctor.v1'],
   description:
     'Will this VM boot on the target hypervisor? Bootability score, blockers, warnings, per-check evidence',
@@ -155,7 +156,7 @@ export const doctorHandler: JobHandler<DoctorRequest> = {
 };
 
 export const migratePlanHandler: JobHandler<MigratePlanRequest> = {
-  operation: 'guestkit.migrate-plan',
+  operation: OPERATIONS.migratePlan,
   payloadTypes: ['guestkit.migrate-plan.v1'],
   description: 'Migration score per category and an ordered fix plan for a target hypervisor',
   validate: (data) => validateMigratePlanPayload(data),

@@ -2,6 +2,7 @@
 // overlay pipeline. dry_run (the default) diagnoses through the shared pool and returns the plan
 // and the predicted score. Otherwise one overlay appliance diagnoses, applies the steps,
 // re-inspects and diagnoses again; only a better score (and min_score, when given) is committed.
+import { OPERATIONS } from '../../protocol/vocabulary.js';
 import {
   defaultFixOperations,
   fixPipelineAvailable,
@@ -117,7 +118,7 @@ async function apply(ctx: HandlerContext<RepairRequest>): Promise<HandlerResult>
 }
 
 export const repairHandler: JobHandler<RepairRequest> = {
-  operation: 'guestkit.repair',
+  operation: OPERATIONS.repair,
   payloadTypes: ['guestkit.repair.v1'],
   description:
     'Applies the boot fix plan for a target through the guestkit.fix overlay pipeline (dry run by default)',

@@ -2,6 +2,7 @@
 // one appliance on that overlay; only when they all succeed and re-inspection still finds the
 // same OS is the overlay committed into the image (after an optional backup) or written out as
 // output.fixed_image. Any failure or abort leaves the original byte-for-byte unchanged.
+import { OPERATIONS } from '../../protocol/vocabulary.js';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HandlerError, isCodedError } from '../../protocol/errors.js';
@@ -237,7 +238,7 @@ export async function fixPipelineAvailable(): Promise<HandlerAvailability> {
 export function createFixHandler(options: FixHandlerOptions = {}): JobHandler<FixRequest> {
   const registry = options.operations ?? defaultFixOperations;
   return {
-    operation: 'guestkit.fix',
+    operation: OPERATIONS.fix,
     payloadTypes: ['guestkit.fix.v1'],
     description: `Repairs a guest on a qcow2 overlay, then commits (${registry.types().join(', ')})`,
     validate: (data) => validateFixPayload(data, registry),

@@ -1,5 +1,6 @@
 // guestkit.inspect: the full inspection report of a disk image (operations.md), computed on the
 // shared appliance pool so concurrent jobs share launches.
+import { OPERATIONS } from '../../protocol/vocabulary.js';
 import { HandlerError } from '../../protocol/errors.js';
 import { resolveAllowedPath } from '../../worker/paths.js';
 import type { HandlerContext, HandlerResult, JobHandler } from '../types.js';
@@ -86,7 +87,7 @@ async function run(ctx: HandlerContext<InspectPayload>): Promise<HandlerResult> 
 }
 
 export const inspectHandler: JobHandler<InspectPayload> = {
-  operation: 'guestkit.inspect',
+  operation: OPERATIONS.inspect,
   payloadTypes: ['guestkit.inspect.v1'],
   description: 'Inspects a disk image: OS, packages, services, users, network, security, storage',
   validate: (data) => validateInspectPayload(data),

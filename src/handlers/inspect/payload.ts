@@ -1,11 +1,13 @@
 // guestkit.inspect.v1 payload validation (operations.md). Fast, no I/O: paths are checked when
 // the job runs. The image block is shared with profile and compare.
+import { DISK_FORMATS } from '../../protocol/vocabulary.js';
 import { ChecksumFormatError, parseChecksum } from '../../../lib/checksum.js';
 import { HandlerError, ValidationError } from '../../protocol/errors.js';
 import { DEFAULT_INSPECT_OPTIONS, type InspectOptions } from './report.js';
 
 /** Formats a payload may name (`img` = raw); `ova` is an archive, refused with its own message. */
-export const PAYLOAD_FORMATS = ['qcow2', 'raw', 'vmdk', 'vdi', 'vhdx', 'img'] as const;
+/** The disk formats, plus `img` (the original worker's name for raw). */
+export const PAYLOAD_FORMATS = [...DISK_FORMATS, 'img'] as const;
 
 export interface ImageSpec {
   path: string;

@@ -1,6 +1,7 @@
 // guestkit.profile: one appliance lease per job serves every requested profile. Each root's
 // inspection report and extra file facts are collected in one mount, then the rules run on the
 // JS side (pure, cheap). fail_on_critical fails the job after the report is written.
+import { OPERATIONS } from '../../protocol/vocabulary.js';
 import { HandlerError } from '../../protocol/errors.js';
 import { resolveAllowedPath } from '../../worker/paths.js';
 import { libguestfsAvailable } from '../image.js';
@@ -109,7 +110,7 @@ async function run(ctx: HandlerContext<ProfileRequest>): Promise<HandlerResult> 
 }
 
 export const profileHandler: JobHandler<ProfileRequest> = {
-  operation: 'guestkit.profile',
+  operation: OPERATIONS.profile,
   payloadTypes: ['guestkit.profile.v1'],
   description: 'Security, compliance, hardening, performance and migration checks of a disk image',
   validate: (data) => validateProfilePayload(data),

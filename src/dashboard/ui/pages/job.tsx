@@ -6,8 +6,9 @@ import { duration, time } from '../format.js';
 import { useApi, useEventStream } from '../hooks.js';
 import { href } from '../router.js';
 import { TERMINAL, type JobStatusDoc, type ProgressEvent, type ResultDoc } from '../types.js';
+import { OPERATIONS } from '../../../protocol/vocabulary.js';
 
-const REPORT_OPERATIONS = new Set(['guestkit.inspect', 'guestkit.profile']);
+const REPORT_OPERATIONS = new Set<string>([OPERATIONS.inspect, OPERATIONS.profile]);
 const DOCTOR_OPERATIONS = new Set(['guestkit.doctor', 'guestkit.migrate-plan', 'guestkit.repair']);
 
 export function JobPage({ id }: { id: string }) {

@@ -3,6 +3,7 @@ import { useState } from 'preact/hooks';
 import { api, ApiFailure } from '../api.js';
 import { ErrorBox } from '../components/common.js';
 import { href } from '../router.js';
+import { DISK_FORMATS } from '../../../protocol/vocabulary.js';
 
 function newJobId(prefix: string): string {
   const rand = crypto.getRandomValues(new Uint8Array(6));
@@ -98,7 +99,7 @@ export function SubmitPage() {
           <label for="inspect-format">Format</label>
           <select id="inspect-format" value={format} onChange={(e) => setFormat(e.currentTarget.value)}>
             <option value="">detect</option>
-            {['qcow2', 'raw', 'vmdk', 'vdi', 'vhdx'].map((f) => (
+            {DISK_FORMATS.map((f) => (
               <option key={f} value={f}>
                 {f}
               </option>
