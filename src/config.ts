@@ -57,6 +57,14 @@ export interface ListenAddress {
   port: number;
 }
 
+/** Explore sessions (src/explore): one read-only appliance each. */
+export interface ExploreConfig {
+  /** An idle session closes (its appliance killed) after this long. GUESTKIT_EXPLORE_TTL_MS, default 5 min. */
+  ttlMs: number;
+  /** Sessions open at once on this worker. GUESTKIT_EXPLORE_MAX_SESSIONS, default 4. */
+  maxSessions: number;
+}
+
 export interface WorkerConfig {
   workerId: string;
   pool: string;
@@ -104,11 +112,13 @@ export interface WorkerConfig {
   qemuImg: string;
   /** Daemon start: leftover appliances younger than this are left alone (default: the sweep's own). */
   orphanMinAgeMs: number | undefined;
+  explore: ExploreConfig;
 }
 
 /** Everything optional: what a CLI or a library user may set. */
 export type WorkerConfigInput = Partial<
-  Omit<WorkerConfig, 'metrics' | 'api' | 'retry' | 'redis' | 'appliance'> & {
+  Omit<WorkerConfig, 'metrics' | 'api' | 'retry' | 'redis' | 'appliance' | 'explore'> & {
+    explore: Partial<ExploreConfig>;
     metrics: Partial<ListenAddress>;
     api: Partial<WorkerConfig['api']>;
     retry: Partial<WorkerConfig['retry']>;
@@ -370,6 +380,10 @@ export function resolveConfig(
     guestfs: input.guestfs ?? guestfsOptionsFromEnv(env),
     qemuImg: input.qemuImg ?? qemuImgFromEnv(env),
     orphanMinAgeMs: input.orphanMinAgeMs ?? e.int('GUESTKIT_ORPHAN_MIN_AGE_MS', 0),
+    explore: {
+      ttlMs: input.explore?.ttlMs ?? e.int('GUESTKIT_EXPLORE_TTL_MS', 100) ?? 300_000,
+      maxSessions: input.explore?.maxSessions ?? e.int('GUESTKIT_EXPLORE_MAX_SESSIONS', 1) ?? 4,
+    },
   };
 }
 
