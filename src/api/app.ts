@@ -19,6 +19,8 @@ import { ApiError, mapError, sendError } from './errors.js';
 import { healthReporter, type HealthOptions } from './health.js';
 import { jobRoutes } from './routes/jobs.js';
 import { systemRoutes } from './routes/system.js';
+import { exploreRoutes } from './routes/explore.js';
+import { ExploreSessions } from '../explore/sessions.js';
 import type { SseOptions, StreamRegistry } from './sse.js';
 
 /** How much of a refused oversize body is read and dropped so the client can read the 413. */
@@ -66,6 +68,8 @@ export interface BuildApiOptions {
   health?: HealthOptions;
   /** Serve the web dashboard at `/` with /api/v1/stats and /api/v1/events (default true). */
   dashboard?: boolean;
+  /** Explore sessions to serve at /api/v1/explore (default: new ones from worker.config, closed with the app). */
+  explore?: ExploreSessions;
 }
 
 const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'];
@@ -198,6 +202,10 @@ export async function buildApi(worker: Worker, options: BuildApiOptions = {}): P
         tags: [
           { name: 'jobs', description: 'Job submission and tracking' },
           { name: 'worker', description: 'Capabilities, workers, health' },
+          {
+            name: 'explore',
+            description: 'Explore sessions: browse, read, search and download files of an image',
+          },
         ],
       },
     });
@@ -207,6 +215,9 @@ export async function buildApi(worker: Worker, options: BuildApiOptions = {}): P
 
   jobRoutes(app, worker, streams, options.sse ?? {});
   systemRoutes(app, worker, healthReporter(worker, options.health));
+  const explore = options.explore ?? new ExploreSessions({ config: worker.config, logger: options.logger });
+  if (!options.explore) app.addHook('onClose', () => explore.closeAll());
+  exploreRoutes(app, explore);
   if (options.dashboard !== false) await app.register(dashboardPlugin, { worker });
   return app;
 }
