@@ -3,7 +3,6 @@
 // cancels; role `worker` pulls jobs and runs them through the shared Executor/runAttempt; `all`
 // does both. Status and progress events cross processes over one pub/sub channel, cancels over
 // another (plus a flag key, swept while jobs run, so a missed message cannot lose a cancel).
-import { EventEmitter } from 'node:events';
 import { DelayedError, Queue, Worker as BullWorker, type Job as BullJob } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { appliancePoolOptions, type WorkerConfig } from '../config.js';
@@ -11,37 +10,17 @@ import { configureSharedAppliancePool } from '../../lib/appliance/index.js';
 import { defaultRegistry } from '../handlers/index.js';
 import { handlerAvailability, type HandlerRegistry } from '../handlers/registry.js';
 import { silentLogger, type Logger } from '../logger.js';
-import { WorkerError } from '../protocol/errors.js';
-import { canonicalJson } from '../protocol/parse.js';
-import type {
-  JobEnvelope,
-  JobStatus,
-  ProgressEvent,
-  ResultDocument,
-  WorkerRegistration,
-} from '../protocol/schema.js';
+import type { JobErrorInfo } from '../protocol/errors.js';
+import type { JobEnvelope, ProgressEvent, WorkerRegistration } from '../protocol/schema.js';
 import { isTerminal } from '../protocol/schema.js';
-import type { JobRecord, JobStore } from '../store/types.js';
+import type { CreateOutcome, JobRecord, JobStore, NewJob } from '../store/types.js';
 import { shutdownReason } from '../worker/attempt.js';
 import { buildRegistration, CapabilityProbe, type FeatureProbe } from '../worker/capabilities.js';
 import { Executor, type Emit } from '../worker/executor.js';
-import { intakeEnvelope, validatePayload } from '../worker/intake.js';
-import type {
-  CancelOutcome,
-  HealthCheck,
-  HealthReport,
-  JobStatusDocument,
-  ListPage,
-  ListQuery,
-  StopOptions,
-  SubmitOptions,
-  SubmitResult,
-  TransportEvent,
-  Worker,
-  WorkerEvents,
-  WorkerState,
-} from '../worker/types.js';
-import { toStatusDocument } from '../worker/worker.js';
+import { timedOut, WorkerCore } from '../worker/core.js';
+import { libguestfsCheck } from '../worker/worker.js';
+import type { Intake } from '../worker/intake.js';
+import type { HealthCheck, Worker, WorkerEvents } from '../worker/types.js';
 import { Membership } from './members.js';
 import { placementProblem, waitingReason } from './placement.js';
 import { RunStore } from './run-store.js';
@@ -75,16 +54,12 @@ interface Relayed {
   )[];
 }
 
-export class RedisWorker extends EventEmitter<WorkerEvents> implements Worker {
-  readonly config: Readonly<WorkerConfig>;
+export class RedisWorker extends WorkerCore<RedisJobStore> implements Worker {
   readonly tuning: RedisTuning;
-  private readonly store: RedisJobStore;
+  protected readonly store: RedisJobStore;
   private readonly sub: Redis;
   private readonly members: Membership;
-  private readonly registry: HandlerRegistry;
-  private readonly logger: Logger;
   private readonly probe: CapabilityProbe;
-  private readonly healthChecks: Record<string, () => Promise<HealthCheck>>;
   /** Cancels of pending jobs and status events of API-side decisions (no run fence needed). */
   private readonly control: Executor;
   private readonly queues = new Map<string, Queue<QueueData>>();
@@ -92,26 +67,30 @@ export class RedisWorker extends EventEmitter<WorkerEvents> implements Worker {
   private readonly runs = new Map<string, LocalRun>();
   private bull: BullWorker<QueueData> | undefined;
   private bullConnection: Redis | undefined;
-  private currentState: WorkerState = 'offline';
-  private startedAt = 0;
   private depth = 0;
   private timers: NodeJS.Timeout[] = [];
   private readonly outbox: Relayed['events'] = [];
   private registration: { at: number; doc: WorkerRegistration } | undefined;
   private readonly poolCache = new Map<string, { at: number; live: WorkerRegistration[] }>();
-  private starting: Promise<void> | undefined;
-  private stopping: Promise<void> | undefined;
 
   constructor(config: WorkerConfig, options: CreateRedisWorkerOptions = {}) {
-    super();
-    this.setMaxListeners(0);
-    this.config = Object.freeze({ ...config });
+    const runsJobs = config.role !== 'api';
+    super(config, {
+      registry: options.registry ?? defaultRegistry,
+      logger: options.logger ?? silentLogger(),
+      healthChecks: {
+        libguestfs: runsJobs
+          ? libguestfsCheck
+          : () =>
+              Promise.resolve({ status: 'ok', message: 'not used on an API node (checked where jobs run)' }),
+        ...options.healthChecks,
+      },
+      // Events from other processes can be missed across a reconnect: waitFor polls as well.
+      waitPollMs: 1000,
+    });
     this.tuning = { ...config.redis, ...options.tuning };
-    this.logger = options.logger ?? silentLogger();
-    this.registry = options.registry ?? defaultRegistry;
     configureSharedAppliancePool(appliancePoolOptions(this.config));
     this.probe = new CapabilityProbe(options.featureProbes);
-    this.healthChecks = options.healthChecks ?? {};
     this.store = new RedisJobStore({
       redis: redisClient(config.redisUrl, `guestkit-store-${config.workerId}`, true),
       prefix: this.tuning.prefix,
@@ -123,14 +102,6 @@ export class RedisWorker extends EventEmitter<WorkerEvents> implements Worker {
     this.control = this.executorFor(this.store);
   }
 
-  get id(): string {
-    return this.config.workerId;
-  }
-
-  get state(): WorkerState {
-    return this.currentState;
-  }
-
   private get runsJobs(): boolean {
     return this.config.role !== 'api';
   }
@@ -138,12 +109,6 @@ export class RedisWorker extends EventEmitter<WorkerEvents> implements Worker {
   private connectionError(err: Error): void {
     this.logger.warn({ err: err.message }, 'redis connection error (reconnecting)');
     this.emit('transport:error', { transport: 'redis', error: err.message });
-  }
-
-  private setState(state: WorkerState): void {
-    if (state === this.currentState) return;
-    this.currentState = state;
-    this.emit('state', state);
   }
 
   /** Emits locally, and publishes status/progress so API nodes and watchers elsewhere see them. */
@@ -186,12 +151,7 @@ export class RedisWorker extends EventEmitter<WorkerEvents> implements Worker {
     return q;
   }
 
-  start(): Promise<void> {
-    this.starting ??= this.doStart();
-    return this.starting;
-  }
-
-  private async doStart(): Promise<void> {
+  protected async doStart(): Promise<void> {
     queueName(this.config.pool); // refuses a pool name Redis cannot carry, before connecting
     await this.store.open();
     await this.probe.get();
@@ -234,15 +194,7 @@ export class RedisWorker extends EventEmitter<WorkerEvents> implements Worker {
     }
     this.every(this.tuning.queueStatsMs, () => this.refreshDepth());
     await this.refreshDepth();
-    if (this.config.retentionSeconds !== null) {
-      const seconds = this.config.retentionSeconds;
-      const sweep = async () => {
-        const n = await this.store.purgeTerminal(Date.now() - seconds * 1000);
-        if (n > 0) this.logger.info({ purged: n }, 'purged old terminal jobs');
-      };
-      await sweep().catch(() => undefined);
-      this.every(Math.min(3600, Math.max(1, seconds / 10)) * 1000, sweep);
-    }
+    this.startRetention();
     this.logger.info(
       { worker_id: this.id, role: this.config.role, pool: this.config.pool, store: 'redis', ...this.tuning },
       'worker started',
@@ -447,25 +399,12 @@ export class RedisWorker extends EventEmitter<WorkerEvents> implements Worker {
 
   // ---- lifecycle ----
 
-  stop(options: StopOptions = {}): Promise<void> {
-    this.stopping ??= this.doStop(options.drainTimeoutMs ?? this.config.drainTimeoutMs);
-    return this.stopping;
-  }
-
-  private async doStop(drainTimeoutMs: number): Promise<void> {
-    if (this.starting) await this.starting.catch(() => undefined);
-    this.setState('draining');
+  protected async doStop(drainTimeoutMs: number): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     if (this.bull) {
       await this.heartbeat().catch(() => undefined);
       const closing = this.bull.close();
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = await Promise.race([
-        closing.then(() => false),
-        new Promise<boolean>((r) => (timer = setTimeout(() => r(true), drainTimeoutMs))),
-      ]);
-      clearTimeout(timer);
-      if (timedOut) {
+      if (await timedOut(closing, drainTimeoutMs)) {
         this.logger.warn({ active: this.runs.size }, 'drain timeout: stopping running jobs (they re-queue)');
         for (const r of this.runs.values()) r.executor.abortAll(shutdownReason());
         await closing;
@@ -477,94 +416,59 @@ export class RedisWorker extends EventEmitter<WorkerEvents> implements Worker {
     await this.sub.quit().catch(() => this.sub.disconnect());
     await this.bullConnection?.quit().catch(() => this.bullConnection?.disconnect());
     await this.store.redis.quit().catch(() => this.store.redis.disconnect());
-    this.setState('offline');
-    this.logger.info('worker stopped');
   }
 
-  private requireRunning(): void {
-    if (this.currentState === 'draining' || this.stopping) {
-      throw new WorkerError(
-        'WORKER_UNAVAILABLE',
-        'This node is draining and accepts no new jobs; submit to another',
-      );
-    }
-    if (this.currentState === 'offline') {
-      throw new WorkerError('WORKER_UNAVAILABLE', 'The worker is not started (call start() first)');
-    }
+  // ---- what the core asks of this queue ----
+
+  protected admit(): Promise<void> {
+    return Promise.resolve(); // placement is checked per worker when it pulls the job
   }
 
-  // ---- the Worker interface ----
+  private poolOf(envelope: JobEnvelope): string {
+    return envelope.routing?.worker_pool || this.config.pool;
+  }
 
-  async submit(input: unknown, options: SubmitOptions = {}): Promise<SubmitResult> {
-    this.requireRunning();
-    const intake = intakeEnvelope(input, this.registry);
-    const { envelope, execution, warnings, handler } = intake;
-    validatePayload(intake);
-    const pool = envelope.routing?.worker_pool || this.config.pool;
-    const queue = this.queue(pool);
-    for (const w of warnings) this.logger.warn({ job_id: envelope.job_id }, w);
+  protected createRecord(job: NewJob, intake: Intake): Promise<CreateOutcome> {
+    this.queue(this.poolOf(intake.envelope)); // refuses a pool name Redis cannot carry, before storing
+    return this.store.create(job, this.poolOf(intake.envelope));
+  }
 
-    const now = Date.now();
-    const outcome = await this.store.create(
+  protected async enqueueCreated(job: JobRecord, intake: Intake, now: number): Promise<void> {
+    const pool = this.poolOf(intake.envelope);
+    // The record exists first, so a worker that pulls the job always finds it.
+    await this.queue(pool).add(
+      'job',
+      { job_id: job.job_id },
       {
-        job_id: envelope.job_id,
-        operation: envelope.operation,
-        payload_type: envelope.payload.type,
-        attempt: execution.attempt,
-        execution,
-        submitted_at: now,
-        envelope,
-        source: options.source ?? 'library',
-        document: canonicalJson(envelope),
+        jobId: bullJobId(job.job_id),
+        priority: bullPriority(intake.execution.priority),
+        removeOnComplete: true,
+        removeOnFail: true,
       },
-      pool,
     );
-    const job = outcome.job;
-    switch (outcome.kind) {
-      case 'created': {
-        // The record exists first, so a worker that pulls the job always finds it.
-        await queue.add(
-          'job',
-          { job_id: job.job_id },
-          {
-            jobId: bullJobId(job.job_id),
-            priority: bullPriority(execution.priority),
-            removeOnComplete: true,
-            removeOnFail: true,
-          },
-        );
-        await this.noteWaitingReason(envelope, pool, handler.requires ?? []);
-        this.emitAll('status', {
-          job_id: job.job_id,
-          operation: job.operation,
-          from: null,
-          to: 'pending',
-          attempt: job.attempt,
-          timestamp: new Date(now).toISOString(),
-          seconds_in_previous: null,
-          seconds_since_submit: 0,
-        });
-        this.control.noteQueued(job.job_id, now);
-        return { job_id: job.job_id, status: 'pending', created: true };
-      }
-      case 'same_document':
-        return { job_id: job.job_id, status: job.status, created: false, reason: 'same_document' };
-      case 'idempotent_completed':
-        return { job_id: job.job_id, status: job.status, created: false, reason: 'idempotency_key' };
-      case 'duplicate_job_id':
-        throw new WorkerError(
-          'DUPLICATE_JOB_ID',
-          `A different job with id ${job.job_id} was already submitted; use a new job_id`,
-          { details: { job_id: job.job_id, status: job.status } },
-        );
-      case 'idempotent_in_flight':
-        throw new WorkerError(
-          'DUPLICATE_IN_PROGRESS',
-          `Job ${job.job_id} with idempotency key '${execution.idempotency_key}' is still ${job.status}; ` +
-            'wait for it to finish',
-          { details: { job_id: job.job_id, status: job.status, idempotency_key: execution.idempotency_key } },
-        );
-    }
+    await this.noteWaitingReason(intake.envelope, pool, intake.handler.requires ?? []);
+    this.emitAll('status', this.pendingEvent(job, now));
+    this.control.noteQueued(job.job_id, now);
+  }
+
+  protected async cancelQueued(job: JobRecord, error: JobErrorInfo): Promise<boolean> {
+    if (!(await this.control.finishWithout(job, ['pending', 'assigned'], 'cancelled', error))) return false;
+    await this.queue(this.poolOf(job.envelope))
+      .remove(bullJobId(job.job_id))
+      .catch(() => undefined); // locked by a worker: it finds the job terminal and drops it
+    return true;
+  }
+
+  protected async stopRunning(job: JobRecord): Promise<boolean> {
+    // Running somewhere: the flag survives a missed message; the message stops it at once.
+    await this.store.redis.set(`${this.tuning.prefix}cancel:${job.job_id}`, '1', 'EX', 86_400);
+    await this.store.redis.publish(`${this.tuning.prefix}cancel`, job.job_id);
+    this.runs.get(job.job_id)?.executor.cancelRunning(job.job_id);
+    return true;
+  }
+
+  protected queueSummary(): string {
+    return `${this.config.role} in pool ${this.config.pool}: ${this.depth} queued, ${this.runs.size} running here`;
   }
 
   /** When no live worker of the pool can run the job, says so in its status (it stays pending). */
@@ -580,84 +484,9 @@ export class RedisWorker extends EventEmitter<WorkerEvents> implements Worker {
     await this.store.setWaitingReason(envelope.job_id, { phase: 'scheduling', percent: 0, message });
   }
 
-  async get(jobId: string): Promise<JobStatusDocument | undefined> {
-    const job = await this.store.get(jobId);
-    return job ? toStatusDocument(job) : undefined;
-  }
-
-  result(jobId: string): Promise<ResultDocument | undefined> {
-    return this.store.result(jobId);
-  }
-
-  async list(query: ListQuery = {}): Promise<ListPage> {
-    const page = await this.store.list(query);
-    return { jobs: page.jobs.map(toStatusDocument), total: page.total, next_cursor: page.next_cursor };
-  }
-
-  events(jobId: string, afterSequence?: number): Promise<ProgressEvent[]> {
-    return this.store.events(jobId, afterSequence);
-  }
-
   /** The audit trail of a job (every status transition, with the attempt). */
   history(jobId: string) {
     return this.store.history(jobId);
-  }
-
-  async cancel(jobId: string): Promise<CancelOutcome> {
-    const job = await this.store.get(jobId);
-    if (!job) return { outcome: 'not_found', job_id: jobId };
-    if (isTerminal(job.status)) return { outcome: 'already_terminal', job_id: jobId, status: job.status };
-    if (job.status === 'pending' || job.status === 'assigned') {
-      const error = {
-        code: 'CANCELLED' as const,
-        message: `Job ${jobId} was cancelled before it ran`,
-        recoverable: false,
-        retry_recommended: false,
-      };
-      if (await this.control.finishWithout(job, ['pending', 'assigned'], 'cancelled', error)) {
-        const pool = job.envelope.routing?.worker_pool || this.config.pool;
-        await this.queue(pool)
-          .remove(bullJobId(jobId))
-          .catch(() => undefined); // locked by a worker: it finds the job terminal and drops it
-        return { outcome: 'cancelled', job_id: jobId, status: 'cancelled' };
-      }
-      return this.cancel(jobId); // it moved meanwhile: decide again
-    }
-    if (!job.execution.cancellable) return { outcome: 'not_cancellable', job_id: jobId, status: job.status };
-    // Running somewhere: the flag survives a missed message; the message stops it at once.
-    await this.store.redis.set(`${this.tuning.prefix}cancel:${jobId}`, '1', 'EX', 86_400);
-    await this.store.redis.publish(`${this.tuning.prefix}cancel`, jobId);
-    this.runs.get(jobId)?.executor.cancelRunning(jobId);
-    return { outcome: 'stopping', job_id: jobId, status: 'running' };
-  }
-
-  waitFor(jobId: string, options: { signal?: AbortSignal } = {}): Promise<JobStatusDocument> {
-    return new Promise((resolve, reject) => {
-      let done = false;
-      const finish = (fn: () => void) => {
-        if (done) return;
-        done = true;
-        this.off('status', onStatus);
-        clearInterval(poll);
-        options.signal?.removeEventListener('abort', onAbort);
-        fn();
-      };
-      const check = async () => {
-        const doc = await this.get(jobId);
-        if (!doc) finish(() => reject(new WorkerError('NOT_FOUND', `Job ${jobId} not found`)));
-        else if (isTerminal(doc.status)) finish(() => resolve(doc));
-      };
-      const onStatus = (e: WorkerEvents['status'][0]) => {
-        if (e.job_id === jobId && isTerminal(e.to)) check().catch(() => undefined);
-      };
-      const onAbort = () => finish(() => reject(options.signal?.reason));
-      // Events from other processes can be missed across a reconnect: poll as well.
-      const poll = setInterval(() => check().catch(() => undefined), 1000);
-      if (options.signal?.aborted) return onAbort();
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-      this.on('status', onStatus);
-      check().catch((err: unknown) => finish(() => reject(err)));
-    });
   }
 
   async capabilities(): Promise<WorkerRegistration> {
@@ -674,60 +503,6 @@ export class RedisWorker extends EventEmitter<WorkerEvents> implements Worker {
   /** Every live worker's registration (heartbeat not expired), all pools. */
   workers(): Promise<WorkerRegistration[]> {
     return this.members.live();
-  }
-
-  counts(): Promise<Record<JobStatus, number>> {
-    return this.store.counts();
-  }
-
-  async health(): Promise<HealthReport> {
-    const checks: Record<string, HealthCheck> = {};
-    const t0 = performance.now();
-    try {
-      await Promise.race([
-        this.store.ping(),
-        new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 2 s')), 2000).unref()),
-      ]);
-      checks.store = { status: 'ok', latency_ms: Math.round((performance.now() - t0) * 100) / 100 };
-    } catch (err) {
-      checks.store = { status: 'error', message: `redis: ${(err as Error).message}` };
-    }
-    checks.queue = {
-      status: this.currentState === 'draining' || this.currentState === 'offline' ? 'degraded' : 'ok',
-      message: `${this.config.role} in pool ${this.config.pool}: ${this.depth} queued, ${this.runs.size} running here`,
-    };
-    await Promise.all(
-      Object.entries(this.healthChecks).map(async ([name, fn]) => {
-        checks[name] = await fn().catch((err: unknown) => ({
-          status: 'error' as const,
-          message: String(err),
-        }));
-      }),
-    );
-    checks.libguestfs ??= this.runsJobs
-      ? await import('../../lib/native.js').then(({ libguestfsAvailability }) => {
-          const binding = libguestfsAvailability();
-          return binding.available
-            ? { status: 'ok' as const }
-            : { status: 'error' as const, message: binding.reason };
-        })
-      : { status: 'ok', message: 'not used on an API node (checked where jobs run)' };
-    const status =
-      checks.store.status === 'error'
-        ? 'unhealthy'
-        : Object.values(checks).some((c) => c.status !== 'ok')
-          ? 'degraded'
-          : 'healthy';
-    return {
-      status,
-      timestamp: new Date().toISOString(),
-      uptime_seconds: this.startedAt ? (Date.now() - this.startedAt) / 1000 : 0,
-      checks,
-    };
-  }
-
-  reportTransport(event: 'transport:fetch' | 'transport:error', data: TransportEvent): void {
-    this.emit(event, data);
   }
 }
 
