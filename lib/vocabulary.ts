@@ -14,6 +14,7 @@ export const LIBRARY_ERROR_CODES = [
   'NO_OPERATING_SYSTEM',
   'APPLIANCE_ERROR',
   'CANCELLED',
+  'EXECUTION_ERROR',
 ] as const;
 export type LibraryErrorCode = (typeof LIBRARY_ERROR_CODES)[number];
 

@@ -1,105 +1,124 @@
-// Preparing a job's disk image before any handler touches it: allowed path, trusted format
-// (declared, checked against qemu-img's probe), every backing file inside the allowed roots, size
-// limit, and the optional SHA-256 checksum on the native hasher.
+// Preparing a job's disk image before any handler touches it: the image and every file it makes
+// qemu open (backing files, data files, VMDK extents) resolved as qemu would, checked against the
+// allowed roots and held open (lib/image), a trusted format (declared, checked against the header),
+// the size limit, and the optional SHA-256 checksum on the native hasher. Every disk operation goes
+// through prepareImage; what it returns names the checked files only by their open descriptors.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openImageChain, type PinnedImage } from '../../lib/image/index.js';
+import { normaliseFormat } from '../../lib/image/formats.js';
 import { HandlerError, WorkerError } from '../protocol/errors.js';
-import { backingChain, imageInfo, type ImageInfo } from '../tools/qemu-img.js';
-import { resolveAllowedPath } from '../worker/paths.js';
+import { imageInfo, QemuImgError, type ImageInfo } from '../tools/qemu-img.js';
 import { libguestfsAvailability } from '../../lib/native.js';
+import type { WorkerConfig } from '../config.js';
 import type { HandlerAvailability, HandlerContext } from './types.js';
 
-/** Payload formats → qemu-img format names (`img` is raw). */
-export function normaliseFormat(format: string): string {
-  const f = format.trim().toLowerCase();
-  return f === 'img' ? 'raw' : f;
-}
+export { normaliseFormat };
 
 export interface PreparedImage {
-  /** Real path (symlinks resolved) inside the allowed roots. */
+  /** Real path of the image inside the allowed roots (for messages and results only). */
   path: string;
-  /** qemu-img format to open it with (declared, or detected when none was declared). */
+  /** qemu-img format of the image. */
   format: string;
   detectedFormat: string;
   virtualSize: number;
   actualSize: number;
-  /** Backing files under the image, top first (empty for a standalone image). */
+  /** Real paths of the backing files under the image, top first (empty for a standalone image). */
   backing: string[];
   info: ImageInfo;
+  /** The checked, open files. */
+  pinned: PinnedImage;
+  /** What to give qemu-img as the image's filename: a json: spec of the open files (no -f). */
+  qemuName: string;
+  /** Closes the pinned files and removes private copies; idempotent. */
+  close(): Promise<void>;
 }
 
 export interface PrepareImageOptions {
   /** Field name for messages, e.g. `payload.data.source`. */
   field: string;
   format?: string;
+  /** 'write': the image (and its data file) is opened for writing (fix commits into it). */
+  use?: 'read' | 'write';
+  /** Refuse backing files, data files and extents elsewhere (images attached to an appliance). */
+  standalone?: boolean;
 }
 
 /**
- * Resolves and describes an input image. A declared format wins over probing (probing an
- * untrusted image is a known hole); a declared non-raw format that disagrees with the file is
- * refused, since opening it that way would fail later with a murkier message.
+ * Opens and checks an image for a job (see the file comment). The caller must `close()` it when
+ * done. A declared format wins over the header only for raw; any other disagreement is refused.
  */
 export async function prepareImage(
-  ctx: HandlerContext<unknown>,
+  ctx: Pick<HandlerContext<unknown>, 'config' | 'signal' | 'job'>,
   rawPath: string,
   options: PrepareImageOptions,
 ): Promise<PreparedImage> {
-  const roots = ctx.config.allowedRoots;
-  const path = await resolveAllowedPath(rawPath, roots, { kind: 'file', field: `${options.field}.path` });
-  let chain: ImageInfo[];
+  const { pinned, cleanup } = await openPinned(ctx.config, rawPath, options);
   try {
-    chain = await backingChain(path, { signal: ctx.signal });
-  } catch (err) {
-    if (ctx.signal.aborted) throw err;
-    throw new HandlerError(
-      'UNSUPPORTED_IMAGE_FORMAT',
-      `qemu-img cannot read ${rawPath}: ${(err as Error).message}`,
-      { phase: 'validation', cause: err },
+    const info = await imageInfo(pinned.qemuName(1), { signal: ctx.signal });
+    const limitGb = Math.min(
+      ctx.config.maxDiskSizeGb,
+      ctx.job.constraints?.maximum_disk_size_gb ?? Number.POSITIVE_INFINITY,
     );
-  }
-  let top = chain[0];
-  const declared = options.format ? normaliseFormat(options.format) : undefined;
-  if (declared && declared !== 'raw' && declared !== top.format) {
-    throw new HandlerError(
-      'UNSUPPORTED_IMAGE_FORMAT',
-      `${rawPath} is ${top.format}, not ${declared} as ${options.field}.format says; fix the format or omit it`,
-      { phase: 'validation', details: { declared, detected: top.format } },
-    );
-  }
-  const format = declared ?? top.format;
-  // Declared raw wins over a header that looks like something else: sizes are the file's own.
-  if (format === 'raw' && top.format !== 'raw')
-    top = await imageInfo(path, { format: 'raw', signal: ctx.signal });
-  const backing: string[] = [];
-  // Only the formats that can have backing files are followed; a raw-declared file has none.
-  if (format !== 'raw') {
-    for (const layer of chain.slice(1)) {
-      await resolveAllowedPath(layer.path, roots, { kind: 'file', field: `${options.field} backing file` });
-      backing.push(layer.path);
+    if (info.virtualSize > limitGb * 1024 ** 3) {
+      throw new HandlerError(
+        'VALIDATION_ERROR',
+        `${rawPath} has a virtual size of ${(info.virtualSize / 1024 ** 3).toFixed(1)} GB, above the ${limitGb} GB limit`,
+        { phase: 'validation', details: { virtual_size_bytes: info.virtualSize, limit_gb: limitGb } },
+      );
     }
+    return {
+      path: pinned.path,
+      format: pinned.format,
+      detectedFormat: pinned.layers[0].header.format,
+      virtualSize: info.virtualSize,
+      actualSize: info.actualSize,
+      backing: pinned.layers.slice(1).map((l) => l.file.path),
+      info: { ...info, path: pinned.path },
+      pinned,
+      qemuName: pinned.qemuName(),
+      close: cleanup,
+    };
+  } catch (err) {
+    await cleanup();
+    if (ctx.signal.aborted) throw ctx.signal.reason;
+    if (err instanceof QemuImgError)
+      throw new HandlerError('UNSUPPORTED_IMAGE_FORMAT', `qemu-img cannot read ${rawPath}: ${err.message}`, {
+        phase: 'validation',
+        cause: err,
+      });
+    throw err;
   }
-  if (top.encrypted) {
-    throw new HandlerError('UNSUPPORTED_IMAGE_FORMAT', `${rawPath} is encrypted; decrypt it first`, {
-      phase: 'validation',
+}
+
+/** The chain opened and pinned, with a private folder for rewritten VMDK descriptors. */
+export async function openPinned(
+  config: Readonly<Pick<WorkerConfig, 'allowedRoots'>>,
+  rawPath: string,
+  options: PrepareImageOptions,
+): Promise<{ pinned: PinnedImage; cleanup: () => Promise<void> }> {
+  // Outside every allowed root, so no job can name what is in it; mkdtemp makes it 0700.
+  const privateDir = await mkdtemp(join(tmpdir(), 'guestkit-image-'));
+  const removeDir = () => rm(privateDir, { recursive: true, force: true }).catch(() => undefined);
+  let pinned: PinnedImage;
+  try {
+    pinned = await openImageChain(rawPath, {
+      roots: config.allowedRoots,
+      field: options.field,
+      write: options.use === 'write',
+      standalone: options.standalone ?? false,
+      privateDir,
+      ...(options.format ? { format: options.format } : {}),
     });
+  } catch (err) {
+    await removeDir();
+    throw err;
   }
-  const limitGb = Math.min(
-    ctx.config.maxDiskSizeGb,
-    ctx.job.constraints?.maximum_disk_size_gb ?? Number.POSITIVE_INFINITY,
-  );
-  if (top.virtualSize > limitGb * 1024 ** 3) {
-    throw new HandlerError(
-      'VALIDATION_ERROR',
-      `${rawPath} has a virtual size of ${(top.virtualSize / 1024 ** 3).toFixed(1)} GB, above the ${limitGb} GB limit`,
-      { phase: 'validation', details: { virtual_size_bytes: top.virtualSize, limit_gb: limitGb } },
-    );
-  }
+  let done: Promise<void> | undefined;
   return {
-    path,
-    format,
-    detectedFormat: chain[0].format,
-    virtualSize: top.virtualSize,
-    actualSize: top.actualSize,
-    backing,
-    info: top,
+    pinned,
+    cleanup: () => (done ??= pinned.close().then(removeDir)),
   };
 }
 
@@ -109,9 +128,10 @@ export async function prepareImage(
  */
 export async function verifyImageChecksum(
   ctx: HandlerContext<unknown>,
-  path: string,
+  image: PreparedImage,
   expected: string | undefined,
 ): Promise<boolean> {
+  const path = image.path;
   if (expected === undefined) {
     ctx.metrics.checksum('skipped');
     return false;
@@ -121,7 +141,8 @@ export async function verifyImageChecksum(
   let hashed = 0;
   // Loaded on first use: registering handlers must not require the native addon.
   const { sha256File } = await import('../../lib/checksum.js');
-  const actual = await sha256File(path, {
+  // The pinned descriptor: the bytes hashed are the bytes qemu will read.
+  const actual = await sha256File(image.pinned.layers[0].file.name, {
     signal: ctx.signal,
     // Other jobs' appliances may be booting: the hash takes the CPU and disk they leave.
     priority: 'background',

@@ -171,8 +171,9 @@ export async function backingChain(path: string, options: InfoOptions = {}): Pro
 }
 
 export interface ConvertOptions extends RunOptions {
+  /** A path, or a pinned image's json: name (then no sourceFormat: the spec names the driver). */
   source: string;
-  sourceFormat: string;
+  sourceFormat?: string;
   target: string;
   targetFormat: string;
   /** Compressed clusters (qcow2 only). */
@@ -185,7 +186,7 @@ export interface ConvertOptions extends RunOptions {
 }
 
 export function convertArgs(o: ConvertOptions): string[] {
-  const args = ['convert', '-p', '-f', o.sourceFormat, '-O', o.targetFormat];
+  const args = ['convert', '-p', ...(o.sourceFormat ? ['-f', o.sourceFormat] : []), '-O', o.targetFormat];
   if (o.compress) args.push('-c');
   if (o.compress && o.compressionType) args.push('-o', `compression_type=${o.compressionType}`);
   if (o.sparse === false) args.push('-S', '0');
@@ -212,11 +213,12 @@ export interface CompareResult {
 
 /** `qemu-img compare` of guest-visible content (exit 0 identical, 1 different, else an error). */
 export async function compareImages(
-  a: { path: string; format: string },
-  b: { path: string; format: string },
+  a: { path: string; format?: string },
+  b: { path: string; format?: string },
   options: RunOptions = {},
 ): Promise<CompareResult> {
-  const r = await runQemuImg(['compare', '-U', '-f', a.format, '-F', b.format, a.path, b.path], {
+  const formats = [...(a.format ? ['-f', a.format] : []), ...(b.format ? ['-F', b.format] : [])];
+  const r = await runQemuImg(['compare', '-U', ...formats, a.path, b.path], {
     ...options,
     okCodes: [0, 1],
   });

@@ -4,9 +4,15 @@
 import { OPERATIONS } from '../../protocol/vocabulary.js';
 import { basename, dirname, extname } from 'node:path';
 import { HandlerError } from '../../protocol/errors.js';
-import { compareImages, convertImage, imageInfo, probeQemuImg } from '../../tools/qemu-img.js';
+import {
+  compareImages,
+  convertImage,
+  imageInfo,
+  probeQemuImg,
+  type QemuImgProbe,
+} from '../../tools/qemu-img.js';
 import { resolveAllowedPath } from '../../worker/paths.js';
-import { prepareImage, verifyImageChecksum } from '../image.js';
+import { prepareImage, verifyImageChecksum, type PreparedImage } from '../image.js';
 import { freeSibling, partialName, publishNoClobber, refuseExisting, removeQuietly } from '../output-file.js';
 import type { HandlerAvailability, HandlerContext, HandlerResult, JobHandler } from '../types.js';
 import { validateConvertPayload, type ConvertRequest } from './payload.js';
@@ -56,16 +62,29 @@ async function run(ctx: HandlerContext<ConvertRequest>): Promise<HandlerResult> 
     field: data.form === 'v1' ? 'payload.data.source' : 'payload.data.image',
     format: data.source.format,
   });
+  try {
+    return await convert(ctx, probe, src, started);
+  } finally {
+    await src.close();
+  }
+}
+
+async function convert(
+  ctx: HandlerContext<ConvertRequest>,
+  probe: QemuImgProbe,
+  src: PreparedImage,
+  started: number,
+): Promise<HandlerResult> {
+  const { data } = ctx;
   const target = await targetPath(ctx, src.path);
-  const checksumVerified = await verifyImageChecksum(ctx, src.path, data.source.checksum);
+  const checksumVerified = await verifyImageChecksum(ctx, src, data.source.checksum);
 
   const temp = partialName(target);
   try {
     ctx.progress('conversion', 0, `Converting ${src.format} → ${data.target.format}`);
     let lastPct = 0;
     await convertImage({
-      source: src.path,
-      sourceFormat: src.format,
+      source: src.qemuName,
       target: temp,
       targetFormat: data.target.format,
       compress: data.target.compression,
@@ -89,7 +108,7 @@ async function run(ctx: HandlerContext<ConvertRequest>): Promise<HandlerResult> 
     if (data.verify) {
       ctx.progress('verification', 0, 'Comparing guest-visible content (qemu-img compare)');
       const cmp = await compareImages(
-        { path: src.path, format: src.format },
+        { path: src.qemuName },
         { path: temp, format: data.target.format },
         { signal: ctx.signal },
       );
@@ -106,6 +125,7 @@ async function run(ctx: HandlerContext<ConvertRequest>): Promise<HandlerResult> 
       ctx.progress('verification', 100, 'Guest content identical');
     }
     const out = await imageInfo(temp, { format: data.target.format, signal: ctx.signal });
+    await src.pinned.verify();
     await publishNoClobber(temp, target, 'target path');
     ctx.metrics.diskRead(src.actualSize);
     ctx.metrics.diskWrite(out.actualSize);

@@ -114,7 +114,7 @@ export async function commitFix(
     ctx.progress('commit', 88, `Backing up ${image.path} to ${targets.backupPath}`);
     const temp = partialName(targets.backupPath);
     try {
-      await copyImage(image.path, temp, signal);
+      await copyImage(image.pinned.layers[0].file.name, temp, signal);
       await publishNoClobber(temp, targets.backupPath, 'payload.data.image.backup_path');
     } finally {
       await removeQuietly(temp);
@@ -127,6 +127,8 @@ export async function commitFix(
   // Last point where an abort leaves the original untouched. The commit itself is not killed: a
   // half-written commit would corrupt the image, and it only copies the few changed clusters.
   if (signal.aborted) throw signal.reason;
+  // Nobody else wrote the image (or its data file) while the appliance worked on the overlay.
+  await image.pinned.verify();
   ctx.progress('commit', 90, `Committing the overlay into ${image.path}`);
   await commitImage(overlay, { onProgress });
   if (signal.aborted) {

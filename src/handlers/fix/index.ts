@@ -61,12 +61,15 @@ export async function runFixPipeline(
   const started = performance.now();
   const { data } = ctx;
   ctx.progress('validation', 0, 'Checking the image and the declared targets');
+  // Written only when committed in place; a fixed_image only reads it.
   const image = await prepareImage(ctx, data.image.path, {
     field: 'payload.data.image',
     format: data.image.format,
+    use: data.output.fixedImage ? 'read' : 'write',
   });
   // Two fix jobs on one image would commit over each other: one at a time per image.
   if (imagesInFix.has(image.path)) {
+    await image.close();
     throw new HandlerError(
       'EXECUTION_ERROR',
       `Another guestkit.fix job is working on ${image.path}; run this one after it finishes`,
@@ -76,10 +79,11 @@ export async function runFixPipeline(
   imagesInFix.add(image.path);
   try {
     const targets = await resolveFixTargets(ctx, image);
-    await verifyImageChecksum(ctx, image.path, data.image.checksum);
+    await verifyImageChecksum(ctx, image, data.image.checksum);
     return await fixImage(ctx, registry, image, targets, started, hooks);
   } finally {
     imagesInFix.delete(image.path);
+    await image.close();
   }
 }
 
@@ -102,7 +106,8 @@ async function fixImage(
   let appliance: FixAppliance | undefined;
   try {
     ctx.progress('disk_attach', 5, 'Creating the overlay and launching the appliance');
-    await createOverlay(overlay, image.path, image.format, { signal });
+    // Backed by the pinned chain (json:), so qemu reads and commits into the checked files only.
+    await createOverlay(overlay, image.qemuName, image.format, { signal });
     appliance = await FixAppliance.launch(overlay, signal, ctx.config.guestfs);
 
     ctx.progress('os_detection', 25, 'Inspecting the guest');

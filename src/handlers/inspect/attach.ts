@@ -11,7 +11,7 @@ import { GuestfsError } from '../../../lib/guestfs.js';
 import type { WorkerConfig } from '../../config.js';
 import { HandlerError, isCodedError } from '../../protocol/errors.js';
 import type { JobEnvelope } from '../../protocol/schema.js';
-import { resolveAllowedPath } from '../../worker/paths.js';
+import { openPinned } from '../image.js';
 import type { HandlerContext, ReserveContext } from '../types.js';
 import type { ImageSpec } from './payload.js';
 import type { ImageInfo } from './report.js';
@@ -53,22 +53,89 @@ export function reserveImages<T>(
   return async (ctx) => {
     const { images, isolated } = pick(ctx.data);
     if (isolated) return;
-    let real: string[];
+    let pins: Pinned[];
     try {
-      real = await Promise.all(
-        images.map((img) => resolveAllowedPath(img.path, ctx.config.allowedRoots, { kind: 'file' })),
-      );
+      pins = await pinImages(ctx.config, images);
     } catch {
       return;
     }
-    if (ctx.signal.aborted) return;
+    if (ctx.signal.aborted) return void closeAll(pins);
+    // The job takes these very files when it runs (withImages); unclaimed, they close with the
+    // reservation (the signal aborts when the job left the queue or has run).
+    reservedPins.set(ctx.jobId, pins);
+    ctx.signal.addEventListener(
+      'abort',
+      () => {
+        if (reservedPins.get(ctx.jobId) === pins) {
+          reservedPins.delete(ctx.jobId);
+          void closeAll(pins);
+        }
+      },
+      { once: true },
+    );
     const pool = poolOverride ?? getSharedAppliancePool();
     await pool.reserve(
       ctx.jobId,
-      real.map((path, i) => ({ path, format: images[i].format, readonly: true })),
+      pins.map((p) => ({ path: p.pinned.layers[0].file.name, format: p.pinned.format, readonly: true })),
       { ...poolScope(ctx.job, ctx.config), signal: ctx.signal },
     );
   };
+}
+
+type Pinned = Awaited<ReturnType<typeof openPinned>>;
+/** Pins made by reserveImages, by job id, until the job claims them or leaves the queue. */
+const reservedPins = new Map<string, Pinned[]>();
+
+async function closeAll(pins: readonly Pinned[]): Promise<void> {
+  await Promise.all(pins.map((p) => p.cleanup()));
+}
+
+/**
+ * Opens and checks each image as an appliance drive: self-contained (no backing file, data file
+ * or extent elsewhere), inside the allowed roots, held open so the appliance gets exactly it.
+ */
+async function pinImages(
+  config: Readonly<WorkerConfig>,
+  images: readonly ImageSpec[],
+  fields?: readonly string[],
+): Promise<Pinned[]> {
+  const pins: Pinned[] = [];
+  try {
+    for (const [i, img] of images.entries()) {
+      pins.push(
+        await openPinned(config, img.path, {
+          field: (fields?.[i] ?? 'payload.data.image.path').replace(/\.path$/, ''),
+          standalone: true,
+          ...(img.format ? { format: img.format } : {}),
+        }),
+      );
+    }
+    return pins;
+  } catch (err) {
+    await closeAll(pins);
+    throw err;
+  }
+}
+
+/** This job's reserved pins if they still name the files its images name now, else new ones. */
+async function claimPins(
+  ctx: HandlerContext<unknown>,
+  images: readonly ImageSpec[],
+  fields?: readonly string[],
+) {
+  const reserved = reservedPins.get(ctx.jobId);
+  reservedPins.delete(ctx.jobId);
+  const fresh = await pinImages(ctx.config, images, fields);
+  if (!reserved) return fresh;
+  const same = reserved.every((r, i) => {
+    const a = r.pinned.layers[0].file.stat;
+    const b = fresh[i].pinned.layers[0].file.stat;
+    return a.ino === b.ino && a.dev === b.dev && r.pinned.format === fresh[i].pinned.format;
+  });
+  // Same files: keep the reserved descriptors (the appliance may already have them attached).
+  await closeAll(same ? fresh : reserved);
+  if (same) await Promise.all(reserved.map((r) => r.pinned.verify()));
+  return same ? reserved : fresh;
 }
 
 /** A failure inside the appliance as a job error (qemu died, a call failed, the handle was killed). */
@@ -98,14 +165,25 @@ export async function withImages<T>(
   options: AttachOptions = {},
 ): Promise<T> {
   ctx.progress('validation', 2, `Checking ${images.map((i) => i.path).join(', ')}`);
-  const real = await Promise.all(
-    images.map((img, i) =>
-      resolveAllowedPath(img.path, ctx.config.allowedRoots, {
-        kind: 'file',
-        field: options.fields?.[i] ?? 'payload.data.image.path',
-      }),
-    ),
-  );
+  const pins = await claimPins(ctx, images, options.fields);
+  try {
+    const result = await attached(ctx, images, pins, fn, options);
+    // The files the appliance read are the ones checked; an in-place change meanwhile voids it.
+    for (const p of pins) await p.pinned.verify();
+    return result;
+  } finally {
+    await closeAll(pins);
+  }
+}
+
+async function attached<T>(
+  ctx: HandlerContext<unknown>,
+  images: readonly ImageSpec[],
+  pins: readonly Pinned[],
+  fn: (lease: ApplianceLease, info: ImageInfo[]) => Promise<T>,
+  options: AttachOptions,
+): Promise<T> {
+  const real = pins.map((p) => p.pinned.layers[0].file.name);
   const work = new AbortController();
   const stop = () => work.abort(ctx.signal.reason);
   if (ctx.signal.aborted) throw ctx.signal.reason;
@@ -145,7 +223,7 @@ export async function withImages<T>(
     });
     const pool = options.pool ?? poolOverride ?? getSharedAppliancePool();
     const inspected = pool.run(
-      real.map((path, i) => ({ path, format: images[i].format, readonly: true })),
+      real.map((path, i) => ({ path, format: pins[i].pinned.format, readonly: true })),
       async (lease) => {
         const info: ImageInfo[] = lease.drives.map((d, i) => ({
           path: images[i].path,
