@@ -84,6 +84,11 @@ export interface WorkerConfig {
     bodyLimitBytes: number;
     /** Requests per minute per client; null: no limit. */
     rateLimit: number | null;
+    /**
+     * Serve the API without a token on a non-loopback address (see {@link apiBindPolicy}); without
+     * it and without a token the API stays on 127.0.0.1.
+     */
+    insecureNoAuth: boolean;
   };
   transport: TransportKind;
   redisUrl: string;
@@ -303,6 +308,31 @@ export function clientSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): {
   return { baseUrl: e.str('GUESTKIT_WORKER_API_URL'), token: e.str('GUESTKIT_API_TOKEN') };
 }
 
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
+/**
+ * The API's bind policy, in one place: without a token it listens on 127.0.0.1 unless told
+ * otherwise with `insecureNoAuth` (`--insecure-no-auth`, GUESTKIT_INSECURE_NO_AUTH=1). A non-loopback
+ * address asked for explicitly without either is a usage error, never a silent open API.
+ */
+function apiBindPolicy(
+  addr: string | undefined,
+  token: string | undefined,
+  insecureNoAuth: boolean,
+): string | undefined {
+  if (token || insecureNoAuth) return addr;
+  if (addr === undefined) return '127.0.0.1:8080';
+  const { host } = parseAddress(addr, 'API');
+  if (!LOOPBACK.test(host)) {
+    throw new WorkerError(
+      'VALIDATION_ERROR',
+      `Refusing to serve the API on ${addr} without a token: set --api-token (GUESTKIT_API_TOKEN), ` +
+        'bind to 127.0.0.1, or pass --insecure-no-auth to serve it unauthenticated',
+    );
+  }
+  return addr;
+}
+
 /** Builds the full configuration. Throws WorkerError(VALIDATION_ERROR) naming the bad setting. */
 export function resolveConfig(
   input: WorkerConfigInput = {},
@@ -333,6 +363,9 @@ export function resolveConfig(
     input.allowedRoots ??
     e.list('GUESTKIT_ALLOWED_ROOTS') ?? [cwd, jobsDir, resultsDir, workDir]
   ).map((p) => resolve(p.trim()));
+  const apiToken = input.api?.token ?? e.str('GUESTKIT_API_TOKEN');
+  const insecureNoAuth = input.api?.insecureNoAuth ?? e.bool('GUESTKIT_INSECURE_NO_AUTH') ?? false;
+  const apiAddr = apiBindPolicy(input.api?.addr ?? e.str('GUESTKIT_API_ADDR'), apiToken, insecureNoAuth);
   const retention =
     input.retentionSeconds !== undefined ? input.retentionSeconds : e.int('GUESTKIT_RETENTION_SECONDS', 1);
 
@@ -352,13 +385,20 @@ export function resolveConfig(
     logLevel,
     metrics: listen(input.metrics, e, 'GUESTKIT_METRICS', '0.0.0.0:9090', 'metrics'),
     api: {
-      ...listen(input.api, e, 'GUESTKIT_API', '0.0.0.0:8080', 'API'),
-      token: input.api?.token ?? e.str('GUESTKIT_API_TOKEN'),
+      ...listen(
+        input.api?.host !== undefined ? input.api : { ...input.api, addr: apiAddr },
+        e,
+        'GUESTKIT_API',
+        '0.0.0.0:8080',
+        'API',
+      ),
+      token: apiToken,
       bodyLimitBytes: input.api?.bodyLimitBytes ?? 2 * 1024 * 1024,
       rateLimit:
         input.api?.rateLimit !== undefined
           ? input.api.rateLimit
           : (e.int('GUESTKIT_API_RATE_LIMIT', 1) ?? null),
+      insecureNoAuth,
     },
     transport,
     redisUrl: input.redisUrl ?? e.str('QUEUE_URL') ?? e.str('GUESTKIT_REDIS_URL') ?? 'redis://127.0.0.1:6379',

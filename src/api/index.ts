@@ -39,5 +39,13 @@ export async function startApi(
       ? `${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`
       : `${config.api.host}:${config.api.port}`;
   logger.info({ address, auth: config.api.token ? 'bearer' : 'none' }, 'REST API listening');
+  if (!config.api.token) {
+    logger.warn(
+      { address },
+      config.api.insecureNoAuth
+        ? 'REST API has no token (--insecure-no-auth): anyone who reaches this address controls the worker'
+        : 'REST API has no token: listening on loopback only; set --api-token to serve other hosts',
+    );
+  }
   return { address, close: () => app.close() };
 }

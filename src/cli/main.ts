@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // guestkit-worker command line: one module per command under ./commands.
 import { Command } from 'commander';
+import { WORKER_VERSION } from '../config.js';
 import { registerCancel } from './commands/cancel.js';
 import { registerCapabilities } from './commands/capabilities.js';
 import { registerChecksum } from './commands/checksum.js';
@@ -15,7 +16,12 @@ import { registerStatus } from './commands/status.js';
 import { registerSubmit } from './commands/submit.js';
 
 const program = new Command();
-program.name('guestkit-worker').description('Job-processing worker for virtual-machine disk operations');
+program
+  .name('guestkit-worker')
+  .description('Job-processing worker for virtual-machine disk operations')
+  .version(WORKER_VERSION, '-V, --version', 'print the version and exit')
+  // Usage errors (unknown command or option, missing argument) exit 2, as interfaces.md documents.
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 // Command registrations (one line each; keep sorted by command name):
 registerCancel(program);
 registerCapabilities(program);

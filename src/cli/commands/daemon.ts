@@ -25,6 +25,7 @@ export interface DaemonOptions {
   apiEnabled?: string;
   apiAddr?: string;
   apiToken?: string;
+  insecureNoAuth?: boolean;
   transport?: string;
   redisUrl?: string;
   role?: string;
@@ -70,7 +71,12 @@ export function configFromFlags(o: DaemonOptions, env: NodeJS.ProcessEnv = proce
     maxConcurrent: int(o.maxConcurrent, 'max concurrent jobs'),
     logLevel: o.logLevel as WorkerConfigInput['logLevel'],
     metrics: { enabled: bool(o.metricsEnabled, 'metrics enabled flag'), addr: o.metricsAddr },
-    api: { enabled: bool(o.apiEnabled, 'API enabled flag'), addr: o.apiAddr, token: o.apiToken },
+    api: {
+      enabled: bool(o.apiEnabled, 'API enabled flag'),
+      addr: o.apiAddr,
+      token: o.apiToken,
+      insecureNoAuth: o.insecureNoAuth,
+    },
     transport: o.transport as WorkerConfigInput['transport'],
     redisUrl: o.redisUrl,
     role: o.role as WorkerConfigInput['role'],
@@ -181,8 +187,15 @@ export function registerDaemon(program: Command): void {
     .option('--metrics-enabled <bool>', 'serve Prometheus metrics (true)')
     .option('--metrics-addr <host:port>', 'metrics address (0.0.0.0:9090)')
     .option('--api-enabled <bool>', 'serve the REST API (true)')
-    .option('--api-addr <host:port>', 'REST API address (0.0.0.0:8080)')
+    .option(
+      '--api-addr <host:port>',
+      'REST API address (0.0.0.0:8080 with a token; 127.0.0.1:8080 without one)',
+    )
     .option('--api-token <token>', 'bearer token the API requires (GUESTKIT_API_TOKEN)')
+    .option(
+      '--insecure-no-auth',
+      'serve the API without a token on a non-loopback address (GUESTKIT_INSECURE_NO_AUTH)',
+    )
     .addOption(new Option('--transport <kind>', 'job transport (file)').choices(['file', 'http', 'redis']))
     .option('--redis-url <url>', 'Redis URL for --transport redis (QUEUE_URL)')
     .addOption(new Option('--role <role>', 'redis transport role (all)').choices(['api', 'worker', 'all']))
