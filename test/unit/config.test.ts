@@ -30,7 +30,9 @@ describe('config', () => {
       retentionSeconds: null,
     });
     expect(c.metrics).toEqual({ enabled: true, addr: '0.0.0.0:9090', host: '0.0.0.0', port: 9090 });
-    expect(c.api).toMatchObject({ enabled: true, host: '0.0.0.0', port: 8080, token: undefined });
+    // No token: loopback only (the bind policy); every address once a token is set.
+    expect(c.api).toMatchObject({ enabled: true, host: '127.0.0.1', port: 8080, token: undefined });
+    expect(resolveConfig({}, { GUESTKIT_API_TOKEN: 't' }).api).toMatchObject({ host: '0.0.0.0', port: 8080 });
     expect(c.allowedRoots).toEqual([process.cwd(), c.jobsDir, c.resultsDir, c.workDir]);
   });
 
