@@ -319,10 +319,11 @@ function apiBindPolicy(
   addr: string | undefined,
   token: string | undefined,
   insecureNoAuth: boolean,
+  what: string,
 ): string | undefined {
   if (token || insecureNoAuth) return addr;
   if (addr === undefined) return '127.0.0.1:8080';
-  const { host } = parseAddress(addr, 'API');
+  const { host } = parseAddress(addr, what);
   if (!LOOPBACK.test(host)) {
     throw new WorkerError(
       'VALIDATION_ERROR',
@@ -365,7 +366,13 @@ export function resolveConfig(
   ).map((p) => resolve(p.trim()));
   const apiToken = input.api?.token ?? e.str('GUESTKIT_API_TOKEN');
   const insecureNoAuth = input.api?.insecureNoAuth ?? e.bool('GUESTKIT_INSECURE_NO_AUTH') ?? false;
-  const apiAddr = apiBindPolicy(input.api?.addr ?? e.str('GUESTKIT_API_ADDR'), apiToken, insecureNoAuth);
+  const envApiAddr = e.str('GUESTKIT_API_ADDR');
+  const apiAddr = apiBindPolicy(
+    input.api?.addr ?? envApiAddr,
+    apiToken,
+    insecureNoAuth,
+    input.api?.addr === undefined && envApiAddr !== undefined ? 'GUESTKIT_API_ADDR' : 'API',
+  );
   const retention =
     input.retentionSeconds !== undefined ? input.retentionSeconds : e.int('GUESTKIT_RETENTION_SECONDS', 1);
 

@@ -51,7 +51,10 @@ const sources = [...walk(join(ROOT, 'src')), ...walk(join(ROOT, 'lib'))]
 function envIsRead(name: string): boolean {
   if (/^LIBGUESTFS_/.test(name)) return true; // read by libguestfs itself
   if (name === 'NODE_ENV') return true;
-  return sources.includes(`env.${name}`) || sources.includes(`'${name}'`);
+  if (sources.includes(`env.${name}`) || sources.includes(`'${name}'`)) return true;
+  // Read by prefix: listen(…, 'GUESTKIT_API') reads `${prefix}_ADDR`.
+  const cut = name.lastIndexOf('_');
+  return sources.includes(`'${name.slice(0, cut)}'`) && sources.includes(`\${prefix}${name.slice(cut)}`);
 }
 
 function drainMs(env: Record<string, string>): number {
