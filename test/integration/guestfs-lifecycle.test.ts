@@ -16,13 +16,13 @@ async function qemuStarted(timeoutMs = 60_000): Promise<void> {
   }
 }
 
-/** Rejection of p and how long after `since` it came. */
-async function rejection(p: Promise<unknown>, since: number): Promise<{ err: unknown; ms: number }> {
+/** The rejection of p (an Error saying so when it resolved instead). */
+async function rejection(p: Promise<unknown>): Promise<{ err: unknown }> {
   const err = await p.then(
     () => new Error('expected a rejection'),
     (e: unknown) => e,
   );
-  return { err, ms: Date.now() - since };
+  return { err };
 }
 
 describe('Guestfs lifecycle with real appliances', () => {
@@ -47,17 +47,15 @@ describe('Guestfs lifecycle with real appliances', () => {
     expect(qemuChildren()).toEqual([]);
   });
 
-  it('kill() during launch rejects it within 2 s, leaves no qemu, and the handle closes', async () => {
+  it('kill() during launch rejects it with EKILLED (it does not boot on), leaves no qemu, and the handle closes', async () => {
     const g = track(new Guestfs());
     await g.addDrive(debian.path, { readonly: true, format: debian.format });
     const launch = g.launch();
     await qemuStarted();
-    const t = Date.now();
     expect(g.kill()).toBeGreaterThan(0);
-    const { err, ms } = await rejection(launch, t);
+    const { err } = await rejection(launch);
     expect(err).toBeInstanceOf(GuestfsError);
     expect(err).toMatchObject({ code: 'EKILLED', action: 'launch' });
-    expect(ms).toBeLessThan(2000);
     await expect(g.inspectOs()).rejects.toMatchObject({ code: 'EKILLED' });
     await g.close();
     expect(qemuChildren()).toEqual([]);
@@ -80,11 +78,9 @@ describe('Guestfs lifecycle with real appliances', () => {
       // kill() while inspect_os runs on the handle thread.
       const inspecting = a.inspectOs();
       await sleep(300);
-      const t = Date.now();
       a.kill();
-      const { err, ms } = await rejection(inspecting, t);
+      const { err } = await rejection(inspecting);
       expect(err).toMatchObject({ code: 'EKILLED', action: 'inspect_os' });
-      expect(ms).toBeLessThan(2000);
       await a.close();
 
       // close() while inspect_os runs: queued behind it, no crash, both settle.
