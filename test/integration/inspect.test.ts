@@ -241,6 +241,27 @@ describe('planted facts land in the right sections', () => {
     expect(r.machine_id).toBe(deb.machineId);
   });
 
+  it('multi-os: every root complete under roots[] (mountpoints, filesystems, packages, services, users)', () => {
+    const r = report('multi-os');
+    const oses = fx.get('multi-os')!.facts.oses;
+    expect(r.roots).toHaveLength(2);
+    for (const [i, os] of oses.entries()) {
+      const root = r.roots![i];
+      expect(root.operating_system).toMatchObject({ root: os.root, hostname: os.hostname });
+      expect(root.mountpoints).toEqual(os.mountpoints);
+      expect(root.filesystems.map((f) => [f.device, f.uuid, f.label])).toEqual(
+        os.filesystems.map((f) => [f.device, f.uuid, f.label]),
+      );
+      expect(root.packages!.packages.map((p) => p.name)).toEqual(os.packages.map((p) => p.name).sort());
+      expect(root.machine_id).toBe(os.machineId);
+      expect(root.services!.enabled.length).toBeGreaterThan(0);
+      expect(root.users!.accounts.map((a) => a.name)).toContain('root');
+    }
+    // The single-root fields stay the first root's, for existing clients.
+    expect(r.mountpoints).toEqual(r.roots![0].mountpoints);
+    expect(r.packages).toEqual(r.roots![0].packages);
+  });
+
   it('partitions of the image only, with sizes', () => {
     const r = report('rhel-like');
     expect(r.storage!.partitions.map((p) => [p.device, p.number, p.filesystem])).toEqual([

@@ -8,7 +8,7 @@ import { libguestfsAvailable } from '../image.js';
 import { reserveImages, withImages } from './attach.js';
 import { collectReport } from './collect.js';
 import { validateInspectPayload, type InspectPayload } from './payload.js';
-import type { InspectionReport, InspectResultData, InspectSummary } from './report.js';
+import { rootReport, type InspectionReport, type InspectResultData, type InspectSummary } from './report.js';
 import { writeReport } from './output.js';
 
 export { collectReport, withMounts, deviceAliaser, type CollectContext } from './collect.js';
@@ -63,10 +63,21 @@ async function run(ctx: HandlerContext<InspectPayload>): Promise<HandlerResult> 
       ctx.progress('os_detection', 35, 'Detecting operating systems');
       const roots = await lease.roots();
       if (roots.length === 0) throw noOperatingSystem(image.path);
-      return collectReport(lease, roots[0], options, {
+      const first = await collectReport(lease, roots[0], options, {
         image: info,
         progress: (phase, percent, message) => ctx.progress(phase, percent, message),
       });
+      if (roots.length > 1) {
+        // Every root gets its own mountpoints, filesystems, packages, services, users… (as
+        // virt-inspector lists every OS); the top-level fields stay the first root's.
+        const others: InspectionReport[] = [];
+        for (const root of roots.slice(1)) {
+          ctx.progress('os_detection', 85, `Reading the operating system on ${root}`);
+          others.push(await collectReport(lease, root, options, { image: info }));
+        }
+        first.roots = [first, ...others].map(rootReport);
+      }
+      return first;
     },
     { isolated },
   );

@@ -215,6 +215,11 @@ export interface InspectionReport {
   operating_system: OperatingSystemInfo;
   /** Every root, when the image holds more than one OS (first is `operating_system`). */
   operating_systems?: OperatingSystemInfo[];
+  /**
+   * Every root with its own sections, when the image holds more than one OS (first: the root the
+   * top-level fields describe, which stay for single-root clients).
+   */
+  roots?: RootReport[];
   mountpoints: Record<string, string>;
   filesystems: FilesystemInfo[];
   packages?: PackagesInfo;
@@ -231,6 +236,19 @@ export interface InspectionReport {
   /** Non-fatal problems met while collecting (a file that could not be parsed…). */
   warnings: string[];
   generated_at: string;
+}
+
+/** What the report says of one root: its OS facts and the sections read from its filesystems. */
+export type RootReport = Omit<
+  InspectionReport,
+  'version' | 'image' | 'operating_systems' | 'roots' | 'generated_at'
+>;
+
+/** The sections of a full report that belong to its root (everything but image and envelope). */
+export function rootReport(report: InspectionReport): RootReport {
+  const { version, image, operating_systems, roots, generated_at, ...root } = report;
+  void [version, image, operating_systems, roots, generated_at];
+  return root;
 }
 
 /** The small `summary` of the result data. */
