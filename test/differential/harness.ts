@@ -116,8 +116,7 @@ export async function runBatch(specs: GuestSpec[], salt: string, cache: string):
     const fast = await inspectAppliance(g);
     const roots = await g.inspectOs();
     const diff = (spec: GuestSpec, field: string, a: unknown, b: unknown) => {
-      if (JSON.stringify(a) !== JSON.stringify(b))
-        result.differences.push({ spec, field, fast: a, libguestfs: b });
+      if (canonical(a) !== canonical(b)) result.differences.push({ spec, field, fast: a, libguestfs: b });
     };
     for (const [i, spec] of guests.entries()) {
       const root = `/dev/sda${i + 1}`;
