@@ -322,7 +322,8 @@ export function identifyLinux(
     minor_version: minor,
     osinfo: osinfoOf(id.distro, major, minor),
     package_format: DEB.has(id.distro) ? 'deb' : 'rpm',
-    package_management: packageManagement(id.distro, major),
+    // libguestfs derives the package manager from the version: none known, none said.
+    package_management: id.version ? packageManagement(id.distro, major) : 'unknown',
   };
 }
 

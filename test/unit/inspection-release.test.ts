@@ -263,6 +263,16 @@ describe('identifyLinux', () => {
     });
   });
 
+  it('no version anywhere: package management unknown, as libguestfs says (found by the differential test)', () => {
+    const osRelease = 'NAME="CentOS Linux"\nID=centos\nHOME_URL="https://example.org/"\n';
+    expect(identifyLinux(files({ '/etc/os-release': osRelease }))).toMatchObject({
+      distro: 'centos',
+      product_name: 'unknown',
+      major_version: 0,
+      package_management: 'unknown',
+    });
+  });
+
   it('redhat-release alone: Fedora, RHEL (with and without minor), CentOS', () => {
     const one = (text: string) => identifyLinux(files({ '/etc/redhat-release': `${text}\n` }));
     expect(one('Fedora release 39 (Thirty Nine)')).toMatchObject({
