@@ -53,14 +53,16 @@ node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"
   if (r.status !== "completed") { console.error(r); process.exit(1); }
   console.log(`sample_job: ${r.job_id} ${r.status}`);' "$tmp/sample.json"
 
-# A fixture image (built on the host, cached), mounted read-only; the appliance cache must be used
+# A fixture image (built on the host, cached); the appliance cache must be used
 # as built (its files keep their modification time).
 fixture=$(scripts/fixtures debian-like | awk '$1 == "debian-like" { print $NF }')
 [ -f "$fixture" ] || { log "no fixture image: $fixture"; exit 1; }
 cache=/var/cache/guestkit/.guestfs-10001/appliance.d
 before=$(run "$ctr" -- stat -c %Y "$cache/root")
-run -v "$(dirname "$fixture"):/var/lib/guestkit/images:ro" "$ctr" -- \
-  guestkit-worker inspect -o json "/var/lib/guestkit/images/$(basename "$fixture")" >"$tmp/inspect.json"
+# Copied in, not bind-mounted: under buildah's chroot isolation a bind mount resolves outside '/'
+# and the path confinement refuses it (PATH_NOT_ALLOWED).
+buildah copy --quiet --chown guestkit:guestkit "$ctr" "$fixture" /var/lib/guestkit/images/ >/dev/null
+run "$ctr" -- guestkit-worker inspect -o json "/var/lib/guestkit/images/$(basename "$fixture")" >"$tmp/inspect.json"
 after=$(run "$ctr" -- stat -c %Y "$cache/root")
 node -e 'const out = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
   const s = JSON.stringify(out);
