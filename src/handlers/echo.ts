@@ -3,9 +3,10 @@
 import { OPERATIONS } from '../protocol/vocabulary.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ValidationError } from '../protocol/errors.js';
+import { ECHO_MAX_SLEEP_MS } from '../protocol/payloads/operations.js';
 import type { HandlerContext, HandlerResult, JobHandler } from './types.js';
 
-export const ECHO_MAX_SLEEP_MS = 60_000;
+export { ECHO_MAX_SLEEP_MS };
 
 export interface EchoData {
   sleepMs: number;

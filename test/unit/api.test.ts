@@ -9,6 +9,7 @@ import { buildApi } from '../../src/api/index.js';
 import { bearerMatches } from '../../src/api/auth.js';
 import * as S from '../../src/api/schemas.js';
 import { echoJob, JobBuilder } from '../../src/protocol/builder.js';
+import { OPERATION_NAMES, OPERATION_PAYLOADS } from '../../src/protocol/payloads/index.js';
 import { createWorker, type LocalWorker } from '../../src/worker/worker.js';
 
 FormatRegistry.Set('date-time', (v) => /^\d{4}-\d\d-\d\dT/.test(v) && !Number.isNaN(Date.parse(v)));
@@ -307,6 +308,22 @@ describe('worker routes', () => {
     ]) {
       expect(paths[p], p).toHaveProperty('get');
     }
+    // The submit body shows each operation's payload.data schema, with an example each.
+    const submit = (paths['/api/v1/jobs'].post as { requestBody: { content: Record<string, unknown> } })
+      .requestBody.content['application/json'] as {
+      schema: { anyOf: { title: string; properties: { payload: { properties: { data: object } } } }[] };
+      examples: Record<string, { value: { payload: { data: unknown } } }>;
+    };
+    expect(submit.schema.anyOf.map((s) => s.title)).toEqual(OPERATION_NAMES);
+    const inspect = submit.schema.anyOf.find((s) => s.title === 'guestkit.inspect');
+    expect(inspect?.properties.payload.properties.data).toMatchObject({
+      required: ['image'],
+      properties: { image: { required: ['path'] } },
+    });
+    expect(Object.keys(submit.examples)).toEqual(OPERATION_NAMES);
+    expect(submit.examples['guestkit.fix'].value.payload.data).toEqual(
+      OPERATION_PAYLOADS['guestkit.fix'].example,
+    );
     const docs = await app.inject({ method: 'GET', url: '/docs' });
     expect([200, 302]).toContain(docs.statusCode);
   });

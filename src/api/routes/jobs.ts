@@ -1,13 +1,13 @@
 // /api/v1/jobs…: submit, list, status, result, cancel, events.
 import type { FastifyInstance } from 'fastify';
 import { ValidationError } from '../../protocol/errors.js';
+import { SubmitBodySchema } from '../../protocol/payloads/index.js';
 import type { ListQuery, Worker } from '../../worker/types.js';
 import { isTerminal } from '../../worker/types.js';
 import { sendError } from '../errors.js';
 import {
   CancelResponseSchema,
   ErrorSchema,
-  EnvelopeSchema,
   errors,
   EventsQuerySchema,
   JobIdParams,
@@ -35,7 +35,7 @@ export function jobRoutes(
       schema: {
         tags,
         summary: 'Submit a job (Job Protocol v1 envelope, JSON or YAML)',
-        body: EnvelopeSchema,
+        body: SubmitBodySchema,
         response: {
           201: SubmitResponseSchema,
           200: SubmitResponseSchema,

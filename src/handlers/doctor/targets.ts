@@ -2,7 +2,9 @@
 // use, how it boots, whether its console is serial, which cloud-init datasource it speaks and
 // which guest agent belongs there. The checks read these instead of naming targets.
 
-export const TARGETS = ['kvm', 'kubevirt', 'proxmox', 'qemu', 'hyperv', 'aws', 'azure', 'gcp'] as const;
+import { MIGRATION_TARGETS } from '../../protocol/payloads/operations.js';
+
+export const TARGETS = MIGRATION_TARGETS;
 export type Target = (typeof TARGETS)[number];
 
 export interface TargetProfile {

@@ -9,10 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rebuildInitramfs, readInitramfs, S_IFREG, type CpioEntry } from '../../../lib/initramfs/index.js';
 import type { Guestfs } from '../../../lib/guestfs.js';
+import { DRIVER_PATTERN, KERNEL_ARG_PATTERN } from '../../protocol/payloads/fix.js';
 import { invalid, type Obj } from '../payload-fields.js';
 import type { FixOperation, FixOutcome, GuestOs } from './operations.js';
 
-const DRIVER = /^[a-z0-9_-]{1,64}$/;
+const DRIVER = new RegExp(DRIVER_PATTERN);
 
 const tempPath = (what: string) =>
   join(tmpdir(), `guestkit-${what}-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`);
@@ -168,7 +169,7 @@ export const initramfsAddDriversOperation: FixOperation<{ drivers: string[] }> =
   },
 };
 
-const ARG = /^[A-Za-z0-9_.,:=/@+-]{1,128}$/;
+const ARG = new RegExp(KERNEL_ARG_PATTERN);
 
 interface CmdlineOptions {
   root: 'uuid' | null;

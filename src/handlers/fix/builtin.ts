@@ -1,5 +1,6 @@
 // The bundled fix operations: fsck, selinux_relabel, initramfs_regenerate, set_hostname,
 // reset_machine_id. Each reports a clear failed status (with what to do) instead of guessing.
+import { HOSTNAME_LABEL_PATTERN } from '../../protocol/payloads/fix.js';
 import { bool, invalid, str, type Obj } from '../payload-fields.js';
 import {
   bootloaderCmdlineOperation,
@@ -199,7 +200,7 @@ export const initramfsOperation: FixOperation<Record<string, never>> = {
   },
 };
 
-const HOSTNAME_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
+const HOSTNAME_LABEL = new RegExp(HOSTNAME_LABEL_PATTERN, 'i');
 
 export const setHostnameOperation: FixOperation<{ hostname: string }> = {
   type: 'set_hostname',

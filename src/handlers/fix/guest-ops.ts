@@ -3,12 +3,13 @@
 //   network_portable     no MAC bindings; slot-named interfaces renamed eth<N> with net.ifnames=0
 //   service_disable      remove systemd enablement links of units
 //   service_enable       add them (multi-user.target.wants)
+import { UNIT_PATTERN } from '../../protocol/payloads/fix.js';
 import { invalid, type Obj } from '../payload-fields.js';
 import { editBootCommandLines } from './boot-ops.js';
 import type { FixOperation, FixOutcome } from './operations.js';
 
 const BUS_NAME = /^\/dev\/((?:[shv]d|xvd)[a-z]+\d*|nvme\d+n\d+(?:p\d+)?)$/;
-const UNIT = /^[A-Za-z0-9@_.:-]{1,128}\.(service|socket|timer|path|target)$/;
+const UNIT = new RegExp(UNIT_PATTERN);
 const HARDWARE_NAME = /^(en|wl|ww)(o\d+|s\d+|p\d+s\d+|x[0-9a-f]{12})/;
 
 export const fstabStableNamesOperation: FixOperation<Record<string, never>> = {

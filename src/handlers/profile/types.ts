@@ -2,10 +2,11 @@
 // read: the inspection report of one root plus a few file-level facts the report does not carry.
 import type { ImageInfo, InspectionReport, OperatingSystemInfo } from '../inspect/report.js';
 
-export const SEVERITIES = ['info', 'low', 'medium', 'high', 'critical'] as const;
+import { PROFILE_NAMES, SEVERITIES } from '../../protocol/payloads/operations.js';
+
+export { PROFILE_NAMES, SEVERITIES };
 export type Severity = (typeof SEVERITIES)[number];
 
-export const PROFILE_NAMES = ['security', 'compliance', 'hardening', 'performance', 'migration'] as const;
 export type ProfileName = (typeof PROFILE_NAMES)[number];
 
 /** What a rule saw: file paths, values, account names… (machine-readable, stable keys). */
