@@ -1,6 +1,7 @@
 // `guestkit-worker status <job-id> [--watch]`: one job's status; --watch follows it to the end.
 import type { Command } from 'commander';
 import type { JobStatusDocument } from '../../worker/types.js';
+import { renderError } from '../render/index.js';
 import {
   action,
   clientCommand,
@@ -18,19 +19,20 @@ interface StatusOptions extends ClientCommandOptions {
 }
 
 export function statusTable(d: JobStatusDocument): string {
-  return keyValues([
-    ['job_id', d.job_id],
-    ['operation', d.operation],
-    ['status', d.status],
-    ['attempt', `${d.attempt}/${d.max_attempts}`],
-    ['priority', d.priority],
-    ['submitted_at', d.submitted_at],
-    ['started_at', d.started_at],
-    ['completed_at', d.completed_at],
-    ['worker_id', d.worker_id],
-    ['progress', d.progress ? `${d.progress.percent}% ${d.progress.phase}: ${d.progress.message}` : null],
-    ['error', d.error ? `${d.error.code}: ${d.error.message}` : undefined],
-  ]);
+  return (
+    keyValues([
+      ['job_id', d.job_id],
+      ['operation', d.operation],
+      ['status', d.status],
+      ['attempt', `${d.attempt}/${d.max_attempts}`],
+      ['priority', d.priority],
+      ['submitted_at', d.submitted_at],
+      ['started_at', d.started_at],
+      ['completed_at', d.completed_at],
+      ['worker_id', d.worker_id],
+      ['progress', d.progress ? `${d.progress.percent}% ${d.progress.phase}: ${d.progress.message}` : null],
+    ]) + (d.error ? `\n${renderError(d.error)}` : '')
+  );
 }
 
 const line = (d: JobStatusDocument) =>

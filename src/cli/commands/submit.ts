@@ -2,6 +2,7 @@
 // a quick job built from flags (`--operation guestkit.inspect --image P`) — and optionally wait
 // for it, following its progress, then print the result.
 import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { inspectJob, JobBuilder } from '../../protocol/builder.js';
 import { formatForFile, parseJobText } from '../../protocol/parse.js';
@@ -12,14 +13,14 @@ import {
   clientFor,
   followJob,
   jobBar,
-  keyValues,
   parseIntOption,
   print,
   say,
   UsageError,
   type ClientCommandOptions,
 } from '../api-command.js';
-import type { WorkerClient } from '../client.js';
+import { ApiClientError, type WorkerClient } from '../client.js';
+import { colorWanted, renderResult } from '../render/index.js';
 
 interface SubmitOptions extends ClientCommandOptions {
   file?: string;
@@ -33,6 +34,7 @@ interface SubmitOptions extends ClientCommandOptions {
   timeout?: string;
   idempotencyKey?: string;
   wait?: boolean;
+  full?: boolean;
   dryRun?: boolean;
 }
 
@@ -64,7 +66,8 @@ async function jobFrom(o: SubmitOptions): Promise<{ body: unknown; yaml: boolean
     if (op !== 'guestkit.inspect' && op !== 'guestkit.profile') {
       throw new UsageError(`--image builds guestkit.inspect jobs; for ${op} give the payload with --data`);
     }
-    envelope = inspectJob(o.image, { format: o.format, checksum: o.checksum });
+    // Relative to where the user typed it, not to the daemon's directory.
+    envelope = inspectJob(resolve(o.image), { format: o.format, checksum: o.checksum });
     if (op !== 'guestkit.inspect') {
       envelope = new JobBuilder(op).payload(`${op}.v1`, envelope.payload.data).build();
     }
@@ -85,11 +88,31 @@ async function jobFrom(o: SubmitOptions): Promise<{ body: unknown; yaml: boolean
   return { body: envelope, yaml: false };
 }
 
+/** Protocol fields a quick job is built from, and the flag that set each. */
+const FLAG_OF_FIELD: [string, string][] = [
+  ['payload.data.image.checksum', '--checksum'],
+  ['payload.data.image.format', '--format'],
+  ['payload.data.image.path', '--image'],
+  ['payload.data.image', '--image'],
+  ['execution.timeout_seconds', '--timeout'],
+  ['execution.priority', '--priority'],
+  ['execution.idempotency_key', '--idempotency-key'],
+  ['operation', '--operation'],
+];
+
+/** A refusal of a job built from flags names the flags the user typed, not protocol fields. */
+export function inFlagTerms(err: ApiClientError): ApiClientError {
+  let message = err.message;
+  for (const [field, flag] of FLAG_OF_FIELD) message = message.split(field).join(flag);
+  return message === err.message ? err : new ApiClientError(err.code, message, err.status, err.details);
+}
+
 /** Waits for the job with a progress bar, prints the result document; exit 1 unless completed. */
 export async function waitAndPrintResult(
   client: WorkerClient,
   jobId: string,
-  o: ClientCommandOptions,
+  o: ClientCommandOptions & { full?: boolean },
+  operation?: string,
 ): Promise<number> {
   const bar = jobBar(jobId);
   let status;
@@ -99,17 +122,7 @@ export async function waitAndPrintResult(
     bar.stop();
   }
   const result = await client.result(jobId);
-  print(o.output, result, () =>
-    keyValues([
-      ['job_id', result.job_id],
-      ['status', result.status],
-      ['duration_seconds', result.execution_summary.duration_seconds],
-      ['attempt', result.execution_summary.attempt],
-      ['error', result.error ? `${result.error.code}: ${result.error.message}` : undefined],
-      ['output', result.outputs.primary],
-      ['data', result.data === undefined ? undefined : JSON.stringify(result.data)],
-    ]),
-  );
+  print(o.output, result, () => renderResult(result, operation, { full: o.full, color: colorWanted() }));
   if (status !== 'completed') say(`job ${jobId} ended ${status}`);
   return status === 'completed' ? 0 : 1;
 }
@@ -130,6 +143,7 @@ export function registerSubmit(program: Command): void {
       .option('--timeout <seconds>', 'execution.timeout_seconds for a built job')
       .option('--idempotency-key <key>', 'execution.idempotency_key for a built job')
       .option('--wait', 'wait for the job to end, show progress, print its result (exit 1 unless completed)')
+      .option('--full', 'with --wait: every package, finding and change instead of the first ones')
       .option('--dry-run', 'print the job document instead of submitting it'),
   ).action(
     action(async (o: SubmitOptions) => {
@@ -140,10 +154,15 @@ export function registerSubmit(program: Command): void {
         print(o.output === 'table' ? 'json' : o.output, doc, () => '');
         return 0;
       }
-      const r = await client.submit(body, { contentType: yaml ? 'yaml' : 'json' });
+      const fromFlags = o.operation !== undefined;
+      const r = await client.submit(body, { contentType: yaml ? 'yaml' : 'json' }).catch((err: unknown) => {
+        throw fromFlags && err instanceof ApiClientError ? inFlagTerms(err) : err;
+      });
       if (o.wait) {
         say(r.message);
-        return waitAndPrintResult(client, r.job_id, o);
+        const operation =
+          typeof body === 'object' && body !== null ? (body as JobEnvelope).operation : undefined;
+        return waitAndPrintResult(client, r.job_id, o, operation);
       }
       print(o.output, r, () => `${r.message} (status: ${r.status})`);
     }),

@@ -5,7 +5,12 @@ import { stringify } from 'yaml';
 import type { InspectResultData } from '../../handlers/inspect/report.js';
 import type { JobErrorInfo } from '../../protocol/errors.js';
 import type { ResultDocument } from '../../protocol/schema.js';
+import type { DoctorResult } from '../../handlers/doctor/index.js';
+import type { RepairResultData } from '../../handlers/doctor/repair.js';
+import type { ProfileResultData } from '../../handlers/profile/index.js';
+import { renderDoctor, renderPlan, renderRepair } from './doctor.js';
 import { renderInspect } from './inspect.js';
+import { renderCompare, renderConvert, renderFix, renderProfile } from './reports.js';
 import { Paint, rows, seconds, type RenderOptions } from './text.js';
 
 export { colorWanted, type RenderOptions } from './text.js';
@@ -15,6 +20,14 @@ type BodyRenderer = (data: unknown, o: RenderOptions) => string;
 
 const BODIES: Record<string, BodyRenderer> = {
   'guestkit.inspect': (d, o) => renderInspect(d as InspectResultData, o),
+  'guestkit.profile': (d, o) => renderProfile(d as ProfileResultData, o),
+  'guestkit.compare': (d, o) => renderCompare(d as Parameters<typeof renderCompare>[0], o),
+  'guestkit.convert': (d) => renderConvert(d as Parameters<typeof renderConvert>[0]),
+  'guestkit.fix': (d, o) => renderFix(d as Parameters<typeof renderFix>[0], o),
+  'guestkit.doctor': (d, o) => renderDoctor(d as DoctorResult, o.full),
+  'guestkit.migrate-plan': (d) => renderPlan(d as Parameters<typeof renderPlan>[0]),
+  'guestkit.repair': (d) => renderRepair(d as RepairResultData),
+  'system.echo': (d) => `${stringify(d)}`,
 };
 
 /** Registers the view of an operation's result data (tests and library users may add theirs). */
