@@ -13,6 +13,7 @@ import {
   cleanupDist,
   cli,
   mainJs,
+  ROOT,
   startDaemon,
   type CliOutcome,
   type Daemon,
@@ -113,8 +114,23 @@ describe('submit', () => {
       env,
     );
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/status:\s+completed/);
-    expect(r.stdout).toContain('"echo":{"x":1}');
+    expect(r.stdout).toMatch(/^job {2}\S+ {2}completed in /);
+    expect(r.stdout).toMatch(/^echo:\n {2}x: 1$/m);
+  });
+
+  it('makes a relative --image absolute where it was typed, and refusals name the flags', async () => {
+    const dry = await cli(['submit', '--operation', 'guestkit.inspect', '--image', 'vms/a.img', '--dry-run']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(json<{ payload: { data: { image: { path: string } } } }>(dry).payload.data.image.path).toBe(
+      join(ROOT, 'vms/a.img'),
+    );
+    const bad = await cli(
+      ['submit', '--operation', 'guestkit.inspect', '--image', '/vms/a.img', '--format', 'bogus'],
+      env,
+    );
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/VALIDATION_ERROR: .*--format - must be one of qcow2, raw/);
+    expect(bad.stderr).not.toContain('payload.data');
   });
 
   it('reads a job from stdin', async () => {
@@ -210,7 +226,40 @@ describe('client commands', () => {
 });
 
 describe('on a terminal', () => {
-  it('draws a progress bar for submit --wait and events (stderr), none when piped', async () => {
+  it('submit --wait in tmux: the progress bar, then the rendered result in its place', async () => {
+    const socket = `guestkit-cli-it-${process.pid}`;
+    const tmux = (...args: string[]) =>
+      new Promise<string>((resolve, reject) =>
+        execFile('tmux', ['-L', socket, ...args], (err, stdout) => (err ? reject(err) : resolve(stdout))),
+      );
+    const exports = Object.entries(env)
+      .map(([k, v]) => `${k}='${v}'`)
+      .join(' ');
+    const cmd = `env ${exports} '${process.execPath}' '${mainJs()}' submit --operation system.echo --data '{"sleep_ms": 3000, "greeting": "hi"}' --wait; echo "exit $?"; sleep 600`;
+    await tmux('-f', '/dev/null', 'new-session', '-d', '-x', '150', '-y', '40', cmd);
+    try {
+      // What the user sees, screen by screen, until the command has printed its exit status.
+      const screens: string[] = [];
+      for (;;) {
+        const screen = await tmux('capture-pane', '-p');
+        if (screens.at(-1) !== screen) screens.push(screen);
+        if (/^exit \d+$/m.test(screen)) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const barAt = screens.findIndex((x) => /\[[█░]{10,}\] \d+% (validation|result_generation)/.test(x));
+      const last = screens.at(-1) ?? '';
+      expect(barAt, screens.join('\n-----\n')).toBeGreaterThanOrEqual(0);
+      expect(barAt).toBeLessThan(screens.length - 1);
+      expect(last).toMatch(/^job {2}\S+ {2}completed in \d/m);
+      expect(last).toMatch(/^echo:\n {2}sleep_ms: 3000\n {2}greeting: hi$/m);
+      expect(last).toMatch(/^exit 0$/m);
+      expect(last).not.toMatch(/[█░]/); // the bar gave its line to the result
+    } finally {
+      await tmux('kill-server');
+    }
+  });
+
+  it('draws a progress bar for events (stderr); none for a piped submit --wait', async () => {
     const env2 = Object.entries(env)
       .map(([k, v]) => `${k}='${v}'`)
       .join(' ');
@@ -222,9 +271,6 @@ describe('on a terminal', () => {
           err ? reject(err) : resolve(stdout),
         );
       });
-    const tty = await inTty(`submit --operation system.echo --data '{"sleep_ms": 1500}' --wait`);
-    expect(tty).toMatch(/\[[█░]{10,}\] \d+% /);
-    expect(tty).toMatch(/status:\s+completed/);
     const s = await cli(
       ['submit', '--operation', 'system.echo', '--data', '{"sleep_ms": 1500}', '-o', 'json'],
       env,
