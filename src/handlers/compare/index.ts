@@ -6,7 +6,7 @@ import type { ApplianceLease } from '../../../lib/appliance/index.js';
 import type { Guestfs } from '../../../lib/guestfs.js';
 import { collectReport, withMounts } from '../inspect/collect.js';
 import type { InspectionReport } from '../inspect/report.js';
-import { resolveAllowedPath } from '../../worker/paths.js';
+import { resolveOutputPath } from '../../worker/outputs.js';
 import { libguestfsAvailable } from '../image.js';
 import { reserveImages, withImages } from '../inspect/attach.js';
 import { noOperatingSystem } from '../inspect/index.js';
@@ -180,10 +180,7 @@ export function buildComparison(
 async function run(ctx: HandlerContext<CompareRequest>): Promise<HandlerResult> {
   const { data } = ctx;
   if (data.output.destination) {
-    await resolveAllowedPath(data.output.destination, ctx.config.allowedRoots, {
-      kind: 'target',
-      field: 'payload.data.output.destination',
-    });
+    await resolveOutputPath(data.output.destination, ctx.config, 'payload.data.output.destination');
   }
   const collected = await withImages(
     ctx,
@@ -193,9 +190,7 @@ async function run(ctx: HandlerContext<CompareRequest>): Promise<HandlerResult> 
   );
   ctx.progress('result_generation', 95, 'Writing the comparison');
   const report = buildComparison(collected, data.options);
-  const file = await writeReport(report, data.output, ctx.config.allowedRoots, (n) =>
-    ctx.metrics.diskWrite(n),
-  );
+  const file = await writeReport(report, data.output, ctx.config, (n) => ctx.metrics.diskWrite(n));
   ctx.progress('result_generation', 100, `${report.summary.total_differences} difference(s)`);
   return {
     data: { status: 'success', output_file: file, summary: report.summary, report },

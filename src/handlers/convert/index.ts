@@ -11,9 +11,9 @@ import {
   probeQemuImg,
   type QemuImgProbe,
 } from '../../tools/qemu-img.js';
-import { resolveAllowedPath } from '../../worker/paths.js';
+import { openOutput, resolveOutputPath } from '../../worker/outputs.js';
 import { prepareImage, verifyImageChecksum, type PreparedImage } from '../image.js';
-import { freeSibling, partialName, publishNoClobber, refuseExisting, removeQuietly } from '../output-file.js';
+import { freeSibling } from '../output-file.js';
 import type { HandlerAvailability, HandlerContext, HandlerResult, JobHandler } from '../types.js';
 import { validateConvertPayload, type ConvertRequest } from './payload.js';
 
@@ -25,17 +25,12 @@ const PROGRESS_STEP = 2;
 async function targetPath(ctx: HandlerContext<ConvertRequest>, sourcePath: string): Promise<string> {
   const { target } = ctx.data;
   if (target.path !== undefined) {
-    const path = await resolveAllowedPath(target.path, ctx.config.allowedRoots, {
-      kind: 'target',
-      field: 'payload.data.target.path',
-    });
-    await refuseExisting(path, 'payload.data.target.path');
-    return path;
+    return resolveOutputPath(target.path, ctx.config, 'payload.data.target.path');
   }
   // Flat form: `<source stem>.<format>` next to the source, never an existing name.
   const stem = basename(sourcePath, extname(sourcePath));
   const derived = await freeSibling(dirname(sourcePath), stem, target.format);
-  return resolveAllowedPath(derived, ctx.config.allowedRoots, { kind: 'target', field: 'target path' });
+  return resolveOutputPath(derived, ctx.config, 'target path');
 }
 
 async function run(ctx: HandlerContext<ConvertRequest>): Promise<HandlerResult> {
@@ -79,7 +74,9 @@ async function convert(
   const target = await targetPath(ctx, src.path);
   const checksumVerified = await verifyImageChecksum(ctx, src, data.source.checksum);
 
-  const temp = partialName(target);
+  // Opened now: the folder written is the folder checked (worker/outputs).
+  const output = await openOutput(target, ctx.config, 'target path');
+  const temp = output.temp;
   try {
     ctx.progress('conversion', 0, `Converting ${src.format} → ${data.target.format}`);
     let lastPct = 0;
@@ -126,7 +123,7 @@ async function convert(
     }
     const out = await imageInfo(temp, { format: data.target.format, signal: ctx.signal });
     await src.pinned.verify();
-    await publishNoClobber(temp, target, 'target path');
+    await output.publish();
     ctx.metrics.diskRead(src.actualSize);
     ctx.metrics.diskWrite(out.actualSize);
     ctx.progress('result_generation', 100, `Wrote ${target}`);
@@ -155,7 +152,7 @@ async function convert(
     return { data: result, outputs: { primary: target, artifacts: [] } };
   } finally {
     // Gone after a successful publish; a partial file after any failure or abort.
-    await removeQuietly(temp);
+    await output.close();
   }
 }
 

@@ -132,7 +132,7 @@ async function runMigratePlan(ctx: HandlerContext<MigratePlanRequest>): Promise<
     const file = await writeReport(
       exported,
       { format: data.export.format, destination, compression: null },
-      ctx.config.allowedRoots,
+      ctx.config,
       (n) => ctx.metrics.diskWrite(n),
     );
     if (file) out.export_path = file;

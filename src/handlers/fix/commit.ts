@@ -3,14 +3,14 @@
 // from the overlay (the original is then only read). Plus the report file.
 import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
-import { access, rename, stat, writeFile } from 'node:fs/promises';
+import { access, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { stringify } from 'yaml';
 import { HandlerError } from '../../protocol/errors.js';
 import { commitImage, convertImage } from '../../tools/qemu-img.js';
-import { resolveAllowedPath } from '../../worker/paths.js';
+import { openOutput, resolveOutputPath, writeOutputFile, type OutputConfig } from '../../worker/outputs.js';
 import type { PreparedImage } from '../image.js';
-import { freeSibling, partialName, publishNoClobber, refuseExisting, removeQuietly } from '../output-file.js';
+import { freeSibling } from '../output-file.js';
 import type { HandlerContext } from '../types.js';
 import type { FixRequest } from './payload.js';
 import type { FixReport, FixTargets } from './steps.js';
@@ -20,14 +20,11 @@ export async function resolveFixTargets(
   image: PreparedImage,
 ): Promise<FixTargets> {
   const { output, image: req } = ctx.data;
-  const roots = ctx.config.allowedRoots;
-  const target = async (path: string, field: string) =>
-    resolveAllowedPath(path, roots, { kind: 'target', field });
+  const target = (path: string, field: string) => resolveOutputPath(path, ctx.config, field);
   let fixedImage: string | null = null;
   let backupPath: string | null = null;
   if (output.fixedImage) {
     fixedImage = await target(output.fixedImage, 'payload.data.output.fixed_image');
-    await refuseExisting(fixedImage, 'payload.data.output.fixed_image');
     if (fixedImage === image.path) {
       throw new HandlerError('VALIDATION_ERROR', 'output.fixed_image must differ from image.path', {
         phase: 'validation',
@@ -47,7 +44,6 @@ export async function resolveFixTargets(
     if (req.createBackup) {
       const wanted = req.backupPath ?? (await freeSibling(dirname(image.path), basename(image.path), 'bak'));
       backupPath = await target(wanted, 'payload.data.image.backup_path');
-      await refuseExisting(backupPath, 'payload.data.image.backup_path');
     }
   }
   const logPath = output.logPath ? await target(output.logPath, 'payload.data.output.log_path') : undefined;
@@ -91,35 +87,35 @@ export async function commitFix(
     );
   if (targets.fixedImage) {
     ctx.progress('commit', 90, `Writing the fixed image ${targets.fixedImage}`);
-    const temp = partialName(targets.fixedImage);
+    // Opened now, not at the start: the folder written is the folder checked (worker/outputs).
+    const out = await openOutput(targets.fixedImage, ctx.config, 'payload.data.output.fixed_image');
     try {
       await convertImage({
         source: overlay,
         sourceFormat: 'qcow2',
-        target: temp,
+        target: out.temp,
         targetFormat: targets.fixedImageFormat,
         signal,
         onProgress,
       });
-      await publishNoClobber(temp, targets.fixedImage, 'payload.data.output.fixed_image');
+      ctx.metrics.diskWrite((await out.publish()).blocks * 512);
     } finally {
-      await removeQuietly(temp);
+      await out.close();
     }
-    ctx.metrics.diskWrite((await stat(targets.fixedImage)).blocks * 512);
-    report.commit = { mode: 'fixed_image', target: targets.fixedImage, format: targets.fixedImageFormat };
+    report.commit = { mode: 'fixed_image', target: out.path, format: targets.fixedImageFormat };
     return;
   }
   report.commit = { mode: 'none', target: image.path, format: image.format, backup: null };
   if (targets.backupPath) {
     ctx.progress('commit', 88, `Backing up ${image.path} to ${targets.backupPath}`);
-    const temp = partialName(targets.backupPath);
+    const out = await openOutput(targets.backupPath, ctx.config, 'payload.data.image.backup_path');
+    let bytes: number;
     try {
-      await copyImage(image.pinned.layers[0].file.name, temp, signal);
-      await publishNoClobber(temp, targets.backupPath, 'payload.data.image.backup_path');
+      await copyImage(image.pinned.layers[0].file.name, out.temp, signal);
+      bytes = (await out.publish()).size;
     } finally {
-      await removeQuietly(temp);
+      await out.close();
     }
-    const bytes = (await stat(targets.backupPath)).size;
     ctx.metrics.diskRead(bytes);
     ctx.metrics.diskWrite(bytes);
     report.commit.backup = { path: targets.backupPath, bytes };
@@ -142,19 +138,14 @@ export async function commitFix(
   report.commit.mode = 'in_place';
 }
 
-/** The report at output.log_path (JSON or YAML), written atomically. */
+/** The report at output.log_path (JSON or YAML), published whole under the output rule. */
 export async function writeFixReport(
   path: string | undefined,
   format: 'json' | 'yaml',
   report: FixReport,
+  config: OutputConfig,
 ): Promise<void> {
   if (!path) return;
-  const temp = partialName(path);
   const text = format === 'yaml' ? stringify(report) : `${JSON.stringify(report, null, 2)}\n`;
-  try {
-    await writeFile(temp, text, { mode: 0o644 });
-    await rename(temp, path);
-  } finally {
-    await removeQuietly(temp);
-  }
+  await writeOutputFile(path, text, config, 'payload.data.output.log_path');
 }

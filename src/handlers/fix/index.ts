@@ -169,7 +169,7 @@ async function fixImage(
     report.message = `${report.operations.length} operation(s) applied to ${report.commit.target}`;
     report.duration_seconds = (performance.now() - started) / 1000;
     ctx.progress('result_generation', 95, 'Writing the report');
-    await writeFixReport(targets.logPath, data.output.reportFormat, report);
+    await writeFixReport(targets.logPath, data.output.reportFormat, report, ctx.config);
     const artifacts = [targets.logPath, report.commit.backup?.path].filter((p): p is string => !!p);
     return {
       data: { ...report, output_file: targets.logPath ?? null },
@@ -181,7 +181,9 @@ async function fixImage(
       report.message = (err as Error).message;
     }
     report.duration_seconds = (performance.now() - started) / 1000;
-    await writeFixReport(targets.logPath, data.output.reportFormat, report).catch(() => undefined);
+    await writeFixReport(targets.logPath, data.output.reportFormat, report, ctx.config).catch(
+      () => undefined,
+    );
     if (signal.aborted) throw signal.reason;
     if (isCodedError(err)) throw err;
     if (isApplianceDeath(err)) {

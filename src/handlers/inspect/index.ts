@@ -2,7 +2,7 @@
 // shared appliance pool so concurrent jobs share launches.
 import { OPERATIONS } from '../../protocol/vocabulary.js';
 import { HandlerError } from '../../protocol/errors.js';
-import { resolveAllowedPath } from '../../worker/paths.js';
+import { resolveOutputPath } from '../../worker/outputs.js';
 import type { HandlerContext, HandlerResult, JobHandler } from '../types.js';
 import { libguestfsAvailable } from '../image.js';
 import { reserveImages, withImages } from './attach.js';
@@ -51,10 +51,7 @@ async function run(ctx: HandlerContext<InspectPayload>): Promise<HandlerResult> 
   const { image, options, output, isolated } = ctx.data;
   if (output.destination) {
     // Fail before minutes of inspection, not after.
-    await resolveAllowedPath(output.destination, ctx.config.allowedRoots, {
-      kind: 'target',
-      field: 'payload.data.output.destination',
-    });
+    await resolveOutputPath(output.destination, ctx.config, 'payload.data.output.destination');
   }
   const report = await withImages(
     ctx,
@@ -86,7 +83,7 @@ async function run(ctx: HandlerContext<InspectPayload>): Promise<HandlerResult> 
     90,
     output.destination ? `Writing ${output.destination}` : 'Building the result',
   );
-  const file = await writeReport(report, output, ctx.config.allowedRoots, (n) => ctx.metrics.diskWrite(n));
+  const file = await writeReport(report, output, ctx.config, (n) => ctx.metrics.diskWrite(n));
   const data: InspectResultData = {
     status: 'success',
     output_file: file,

@@ -1,10 +1,9 @@
-// Writing a report to `output.destination`: JSON or YAML, optionally gzip, confined to the allowed
-// roots and atomic (temp file + rename), so a reader never sees half a report.
+// Writing a report to `output.destination`: JSON or YAML, optionally gzip, under the one output
+// rule (worker/outputs: confined, never clobbering, no symlink followed), published whole.
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { stringify as toYaml } from 'yaml';
-import { writeFileAtomic } from '../../transports/file/atomic.js';
-import { resolveAllowedPath } from '../../worker/paths.js';
+import { resolveOutputPath, writeOutputFile, type OutputConfig } from '../../worker/outputs.js';
 import type { OutputSpec } from './payload.js';
 
 const gzipP = promisify(gzip);
@@ -20,18 +19,16 @@ export function serializeReport(report: unknown, format: 'json' | 'yaml'): strin
 export async function writeReport(
   report: unknown,
   output: OutputSpec,
-  allowedRoots: readonly string[],
+  config: OutputConfig | readonly string[],
   onWrite?: (bytes: number) => void,
 ): Promise<string | null> {
   if (!output.destination) return null;
-  const path = await resolveAllowedPath(output.destination, allowedRoots, {
-    kind: 'target',
-    field: 'payload.data.output.destination',
-  });
+  const field = 'payload.data.output.destination';
+  const path = await resolveOutputPath(output.destination, config, field);
   const text = serializeReport(report, output.format);
   // gzip runs on the libuv pool, not the JS thread.
   const data = output.compression === 'gzip' ? await gzipP(Buffer.from(text)) : Buffer.from(text);
-  await writeFileAtomic(path, data);
+  const written = await writeOutputFile(path, data, config, field);
   onWrite?.(data.length);
-  return path;
+  return written;
 }

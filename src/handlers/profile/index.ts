@@ -3,7 +3,7 @@
 // JS side (pure, cheap). fail_on_critical fails the job after the report is written.
 import { OPERATIONS } from '../../protocol/vocabulary.js';
 import { HandlerError } from '../../protocol/errors.js';
-import { resolveAllowedPath } from '../../worker/paths.js';
+import { resolveOutputPath } from '../../worker/outputs.js';
 import { libguestfsAvailable } from '../image.js';
 import { reserveImages, withImages } from '../inspect/attach.js';
 import { collectReport } from '../inspect/collect.js';
@@ -31,10 +31,7 @@ async function run(ctx: HandlerContext<ProfileRequest>): Promise<HandlerResult> 
   const { data } = ctx;
   if (data.output.destination) {
     // Fail before minutes of inspection, not after.
-    await resolveAllowedPath(data.output.destination, ctx.config.allowedRoots, {
-      kind: 'target',
-      field: 'payload.data.output.destination',
-    });
+    await resolveOutputPath(data.output.destination, ctx.config, 'payload.data.output.destination');
   }
   const { image, roots } = await withImages(
     ctx,
@@ -79,9 +76,7 @@ async function run(ctx: HandlerContext<ProfileRequest>): Promise<HandlerResult> 
     severityThreshold: data.options.severity_threshold,
     includeRemediation: data.includeRemediation,
   });
-  const file = await writeReport(report, data.output, ctx.config.allowedRoots, (n) =>
-    ctx.metrics.diskWrite(n),
-  );
+  const file = await writeReport(report, data.output, ctx.config, (n) => ctx.metrics.diskWrite(n));
   const critical = report.findings.filter((f) => f.severity === 'critical');
   ctx.logger.info(
     { findings: report.summary.total_findings, critical: critical.length, output_file: file },
