@@ -61,6 +61,26 @@ export const JobStatusDocumentSchema = Type.Object({
   ]),
   idempotency_key: Type.Optional(Type.String()),
   error: Type.Optional(JobErrorSchema),
+  image: Type.Optional(Type.String({ description: 'The disk image the job works on (a → b for compare)' })),
+});
+
+export const SubmissionSchema = Type.Object({
+  envelope: Type.Unknown({ description: 'The job envelope as submitted' }),
+  source: Type.String({ description: 'file, http, redis or library' }),
+  history: Type.Array(
+    Type.Object({
+      from: Type.Union([JobStatusSchema, Type.Null()]),
+      to: JobStatusSchema,
+      at: Type.String({ format: 'date-time' }),
+      attempt: Type.Integer({ minimum: 1 }),
+    }),
+    { description: 'Every status change, oldest first (the attempt history)' },
+  ),
+});
+
+export const DeleteResponseSchema = Type.Object({
+  job_id: Type.String(),
+  message: Type.String(),
 });
 
 export const ListQuerySchema = Type.Object({

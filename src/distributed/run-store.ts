@@ -76,5 +76,6 @@ export class RunStore implements JobStore {
   pending = (limit: number) => this.inner.pending(limit);
   requeueInterrupted = (workerId?: string) => this.inner.requeueInterrupted(workerId);
   purgeTerminal = (olderThan: number) => this.inner.purgeTerminal(olderThan);
+  deleteTerminal = (jobId: string) => this.inner.deleteTerminal(jobId);
   ping = () => this.inner.ping();
 }

@@ -101,11 +101,9 @@ redis.call('HSET', jk, 'progress', ARGV[4])
 return 1
 `;
 
-/** Deletes up to ARGV[3] terminal jobs finished before ARGV[2]. Returns how many. */
-export const PURGE = `
-local p, before, batch = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local ids = redis.call('ZRANGEBYSCORE', p .. 'done', '-inf', '(' .. before, 'LIMIT', 0, batch)
-for _, id in ipairs(ids) do
+/** Lua: deletes every key of the terminal job `id` under prefix `p`. */
+const FORGET = `
+local function forget(p, id)
   local jk = p .. 'job:' .. id
   local st = redis.call('HGET', jk, 'status')
   local op = redis.call('HGET', jk, 'operation')
@@ -122,5 +120,20 @@ for _, id in ipairs(ids) do
   redis.call('ZREM', p .. 'done', id)
   redis.call('DEL', jk, p .. 'result:' .. id, p .. 'ev:' .. id, p .. 'hist:' .. id)
 end
+`;
+
+/** Deletes up to ARGV[3] terminal jobs finished before ARGV[2]. Returns how many. */
+export const PURGE = `${FORGET}
+local p, before, batch = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local ids = redis.call('ZRANGEBYSCORE', p .. 'done', '-inf', '(' .. before, 'LIMIT', 0, batch)
+for _, id in ipairs(ids) do forget(p, id) end
 return #ids
+`;
+
+/** Deletes the job ARGV[2] if it is terminal (in the done set). Returns 1, or 0 when it is not. */
+export const DELETE_DONE = `${FORGET}
+local p, id = ARGV[1], ARGV[2]
+if not redis.call('ZSCORE', p .. 'done', id) then return 0 end
+forget(p, id)
+return 1
 `;

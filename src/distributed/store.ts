@@ -15,7 +15,7 @@ import type {
   TransitionPatch,
 } from '../store/types.js';
 import type { JobProgress, ListQuery } from '../worker/types.js';
-import { APPEND_EVENT, CREATE, PURGE, TRANSITION } from './scripts.js';
+import { APPEND_EVENT, CREATE, DELETE_DONE, PURGE, TRANSITION } from './scripts.js';
 
 export const ALL_STATUSES: readonly JobStatus[] = JOB_STATUSES;
 
@@ -33,12 +33,13 @@ export interface RedisStoreOptions {
   eventsPerJob: number;
 }
 
-type Script = 'create' | 'transition' | 'appendEvent' | 'purge';
+type Script = 'create' | 'transition' | 'appendEvent' | 'purge' | 'deleteDone';
 const SOURCES: Record<Script, string> = {
   create: CREATE,
   transition: TRANSITION,
   appendEvent: APPEND_EVENT,
   purge: PURGE,
+  deleteDone: DELETE_DONE,
 };
 
 /** Redis client settings for long-lived connections: commands wait for a reconnect instead of failing. */
@@ -368,6 +369,10 @@ export class RedisJobStore implements JobStore {
       total += n;
       if (n < 500) return total;
     }
+  }
+
+  async deleteTerminal(jobId: string): Promise<boolean> {
+    return Number(await this.run('deleteDone', [this.p, jobId])) === 1;
   }
 
   async ping(): Promise<void> {

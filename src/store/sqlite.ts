@@ -12,7 +12,13 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { JobErrorInfo } from '../protocol/errors.js';
 import { WalCheckpointer } from './checkpointer.js';
-import type { JobStatus, ProgressEvent, ResultDocument } from '../protocol/schema.js';
+import {
+  TERMINAL_STATUSES,
+  type JobStatus,
+  type ProgressEvent,
+  type ResultDocument,
+  type TerminalStatus,
+} from '../protocol/schema.js';
 import { JOB_STATUSES } from '../protocol/vocabulary.js';
 import type { JobProgress, ListQuery } from '../worker/types.js';
 import type {
@@ -505,6 +511,24 @@ export class SqliteStore implements JobStore {
     });
   }
 
+  async deleteTerminal(jobId: string): Promise<boolean> {
+    return this.write(() => {
+      const row = this.stmts.byId.get(jobId);
+      if (!row || !TERMINAL_STATUSES.includes(row.status as TerminalStatus)) return false;
+      this.forget(jobId);
+      return true;
+    });
+  }
+
+  /** Deletes every row of one job (inside a write). */
+  private forget(id: string): void {
+    this.sql('DELETE FROM events WHERE job_id = ?').run(id);
+    this.sql('DELETE FROM results WHERE job_id = ?').run(id);
+    this.sql('DELETE FROM status_history WHERE job_id = ?').run(id);
+    this.sql('DELETE FROM idempotency_keys WHERE job_id = ?').run(id);
+    this.sql('DELETE FROM jobs WHERE job_id = ?').run(id);
+  }
+
   async purgeTerminal(olderThan: number): Promise<number> {
     // Batches until none is left: one batch of 1000 per sweep fell behind any steady rate above
     // 1000 jobs per sweep interval, and the file grew without bound. Each batch is its own short
@@ -514,13 +538,7 @@ export class SqliteStore implements JobStore {
       const ids = this.stmts.expired.all(olderThan).map((r) => r.job_id);
       if (ids.length === 0) return total;
       await this.write(() => {
-        for (const id of ids) {
-          this.sql('DELETE FROM events WHERE job_id = ?').run(id);
-          this.sql('DELETE FROM results WHERE job_id = ?').run(id);
-          this.sql('DELETE FROM status_history WHERE job_id = ?').run(id);
-          this.sql('DELETE FROM idempotency_keys WHERE job_id = ?').run(id);
-          this.sql('DELETE FROM jobs WHERE job_id = ?').run(id);
-        }
+        for (const id of ids) this.forget(id);
       });
       total += ids.length;
       if (ids.length < PURGE_BATCH) return total;

@@ -140,6 +140,11 @@ export interface JobStore {
   requeueInterrupted(workerId?: string): Promise<JobRecord[]>;
   /** Deletes terminal jobs completed before `olderThan` (epoch ms), with their events and results. */
   purgeTerminal(olderThan: number): Promise<number>;
+  /**
+   * Deletes one terminal job with its events, result, history and idempotency key, for good
+   * (atomic). False when the job is unknown or not terminal (a live job is cancelled, not deleted).
+   */
+  deleteTerminal(jobId: string): Promise<boolean>;
   /** Cheap liveness probe. */
   ping(): Promise<void>;
 }

@@ -21,10 +21,12 @@ import type {
   JobStatusDocument,
   ListPage,
   ListQuery,
+  RemoveOutcome,
   StatusChangeEvent,
   StopOptions,
   SubmitOptions,
   SubmitResult,
+  SubmittedJob,
   TransportEvent,
   WorkerEvents,
 } from './types.js';
@@ -45,9 +47,31 @@ export function toStatusDocument(job: JobRecord): JobStatusDocument {
     worker_id: job.worker_id,
     progress: job.progress,
   };
+  const image = imageOf(job.envelope);
+  if (image) doc.image = image;
   if (job.execution.idempotency_key !== null) doc.idempotency_key = job.execution.idempotency_key;
   if (job.error && job.status !== 'completed') doc.error = job.error;
   return doc;
+}
+
+const pathAt = (data: Record<string, unknown>, key: string): string | undefined => {
+  const v = data[key];
+  const path = typeof v === 'object' && v !== null ? (v as { path?: unknown }).path : undefined;
+  return typeof path === 'string' ? path : undefined;
+};
+
+/**
+ * The disk image a job works on, for lists and filters: `image`, or a conversion's `source`, or
+ * a comparison's `baseline → target`. Undefined for jobs without one (echo).
+ */
+export function imageOf(envelope: JobRecord['envelope']): string | undefined {
+  const data = envelope.payload?.data;
+  if (typeof data !== 'object' || data === null) return undefined;
+  const d = data as Record<string, unknown>;
+  const baseline = pathAt(d, 'baseline');
+  const target = pathAt(d, 'target');
+  if (baseline && target) return `${baseline} → ${target}`;
+  return pathAt(d, 'image') ?? pathAt(d, 'source');
 }
 
 /** Resolves true when `ms` passed before `promise` settled (the drain deadline). */
@@ -280,6 +304,30 @@ export abstract class WorkerCore<S extends JobStore = JobStore> extends EventEmi
 
   counts(): Promise<Record<JobStatus, number>> {
     return this.store.counts();
+  }
+
+  async submitted(jobId: string): Promise<SubmittedJob | undefined> {
+    const job = await this.store.get(jobId);
+    if (!job) return undefined;
+    const history = await this.store.history(jobId);
+    return {
+      envelope: job.envelope,
+      source: job.source,
+      history: history.map((h) => ({
+        from: h.from,
+        to: h.to,
+        at: new Date(h.at).toISOString(),
+        attempt: h.attempt,
+      })),
+    };
+  }
+
+  async remove(jobId: string): Promise<RemoveOutcome> {
+    if (await this.store.deleteTerminal(jobId)) return { outcome: 'deleted', job_id: jobId };
+    const job = await this.store.get(jobId);
+    return job
+      ? { outcome: 'not_terminal', job_id: jobId, status: job.status }
+      : { outcome: 'not_found', job_id: jobId };
   }
 
   async cancel(jobId: string): Promise<CancelOutcome> {

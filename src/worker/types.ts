@@ -3,6 +3,7 @@
 import type { WorkerConfig } from '../config.js';
 import type { JobErrorInfo, ErrorCode } from '../protocol/errors.js';
 import type {
+  JobEnvelope,
   JobStatus,
   ProgressEvent,
   ResultDocument,
@@ -75,7 +76,23 @@ export interface JobStatusDocument {
   progress: JobProgress | null;
   idempotency_key?: string;
   error?: JobErrorInfo;
+  /** The disk image the job works on (`a → b` for a comparison); absent when it has none. */
+  image?: string;
 }
+
+/** What was submitted, and every status change since (the dashboard's job page, retries). */
+export interface SubmittedJob {
+  envelope: JobEnvelope;
+  /** Where it came from: file, http, redis, library. */
+  source: string;
+  /** Oldest first; `from` is null for the submission. */
+  history: { from: JobStatus | null; to: JobStatus; at: string; attempt: number }[];
+}
+
+export type RemoveOutcome =
+  | { outcome: 'deleted'; job_id: string }
+  | { outcome: 'not_found'; job_id: string }
+  | { outcome: 'not_terminal'; job_id: string; status: JobStatus };
 
 export interface ListQuery {
   status?: JobStatus;
@@ -227,6 +244,10 @@ export interface Worker {
   result(jobId: string): Promise<ResultDocument | undefined>;
   list(query?: ListQuery): Promise<ListPage>;
   cancel(jobId: string): Promise<CancelOutcome>;
+  /** The submitted envelope and the status history; undefined when unknown. */
+  submitted(jobId: string): Promise<SubmittedJob | undefined>;
+  /** Deletes a terminal job with its events and result for good; a live one is refused. */
+  remove(jobId: string): Promise<RemoveOutcome>;
   /** Stored progress events with sequence > afterSequence (all when omitted), oldest first. */
   events(jobId: string, afterSequence?: number): Promise<ProgressEvent[]>;
   /** Resolves with the final status document once the job is terminal. */

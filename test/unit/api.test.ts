@@ -224,6 +224,54 @@ describe('job routes', () => {
     await call({ method: 'DELETE', url: `/api/v1/jobs/${blockers[1].job_id}` }, 202);
   });
 
+  it('shows what was submitted with its history, and deletes a finished job for good (409 while live)', async () => {
+    const job = new JobBuilder('guestkit.inspect')
+      .payload('guestkit.inspect.v1', { image: { path: '/nowhere/a.img' } })
+      .idempotencyKey(`del-${Date.now()}`)
+      .build();
+    await call(post(job), 201);
+    const st = await call(
+      { method: 'GET', url: `/api/v1/jobs/${job.job_id}` },
+      200,
+      S.JobStatusDocumentSchema,
+    );
+    expect(st.body.image).toBe('/nowhere/a.img');
+    await worker.waitFor(job.job_id);
+    const sub = await call(
+      { method: 'GET', url: `/api/v1/jobs/${job.job_id}/submission` },
+      200,
+      S.SubmissionSchema,
+    );
+    expect(sub.body.envelope).toEqual(job);
+    expect(sub.body.source).toBe('http');
+    const history = sub.body.history as { from: string | null; to: string }[];
+    expect(history[0]).toMatchObject({ from: null, to: 'pending' });
+    expect(history.at(-1)?.to).toBe('failed');
+
+    const live = echoJob({ sleep_ms: 2000 });
+    await call(post(live), 201);
+    const refused = await call({ method: 'DELETE', url: `/api/v1/jobs/${live.job_id}/record` }, 409);
+    expect(refused.body).toMatchObject({ error: 'NOT_FINISHED', details: { job_id: live.job_id } });
+    expect(refused.body.message).toMatch(/cancel it first/);
+    await worker.cancel(live.job_id);
+
+    const del = await call(
+      { method: 'DELETE', url: `/api/v1/jobs/${job.job_id}/record` },
+      200,
+      S.DeleteResponseSchema,
+    );
+    expect(del.body.job_id).toBe(job.job_id);
+    for (const url of ['', '/result', '/submission']) {
+      await call({ method: 'GET', url: `/api/v1/jobs/${job.job_id}${url}` }, 404);
+    }
+    expect(await worker.events(job.job_id)).toEqual([]);
+    const listed = await call({ method: 'GET', url: '/api/v1/jobs?limit=1000' }, 200);
+    expect((listed.body.jobs as { job_id: string }[]).map((j) => j.job_id)).not.toContain(job.job_id);
+    await call({ method: 'DELETE', url: `/api/v1/jobs/${job.job_id}/record` }, 404);
+    // Its idempotency key is free again: the same document is a new job.
+    await call(post(job), 201);
+  });
+
   it('answers unknown and invalid ids, unknown routes and wrong methods with the envelope', async () => {
     for (const url of [
       '/api/v1/jobs/unknown-job-id',
@@ -299,8 +347,10 @@ describe('worker routes', () => {
     const paths = body.paths as Record<string, Record<string, unknown>>;
     expect(Object.keys(paths['/api/v1/jobs']).sort()).toEqual(['get', 'post']);
     expect(Object.keys(paths['/api/v1/jobs/{id}']).sort()).toEqual(['delete', 'get']);
+    expect(Object.keys(paths['/api/v1/jobs/{id}/record'])).toEqual(['delete']);
     for (const p of [
       '/api/v1/jobs/{id}/result',
+      '/api/v1/jobs/{id}/submission',
       '/api/v1/jobs/{id}/events',
       '/api/v1/capabilities',
       '/api/v1/workers',

@@ -78,6 +78,38 @@ describe.each(ADAPTERS)('worker contract: %s queue', (adapter) => {
     });
   });
 
+  it('shows the submission and its history; deletes finished jobs only, with their key and counts', async () => {
+    const w = await start(adapter);
+    const key = `del-${adapter}-${Date.now()}`;
+    const j = echo({ n: 1 }, (b) => b.idempotencyKey(key));
+    const live = echo({ sleep_ms: 5000 });
+    await w.submit(j);
+    await w.waitFor(j.job_id);
+    const sub = await w.submitted(j.job_id);
+    expect(sub?.envelope).toEqual(j);
+    expect(sub?.history.map((h) => `${h.from}>${h.to}`)).toEqual([
+      'null>pending',
+      'pending>assigned',
+      'assigned>running',
+      'running>completed',
+    ]);
+    await w.submit(live);
+    expect(await w.remove(live.job_id)).toMatchObject({ outcome: 'not_terminal' });
+    const before = (await w.counts()).completed;
+    expect(await w.remove(j.job_id)).toEqual({ outcome: 'deleted', job_id: j.job_id });
+    expect(await w.get(j.job_id)).toBeUndefined();
+    expect(await w.result(j.job_id)).toBeUndefined();
+    expect(await w.submitted(j.job_id)).toBeUndefined();
+    expect(await w.events(j.job_id)).toEqual([]);
+    expect((await w.counts()).completed).toBe(before - 1);
+    expect((await w.list({ limit: 1000 })).jobs.map((x) => x.job_id)).not.toContain(j.job_id);
+    expect(await w.remove(j.job_id)).toEqual({ outcome: 'not_found', job_id: j.job_id });
+    // The key no longer answers with the deleted job: a new document with it is a new job.
+    const again = echo({ n: 2 }, (b) => b.idempotencyKey(key));
+    expect(await w.submit(again)).toMatchObject({ job_id: again.job_id, created: true });
+    await w.cancel(live.job_id);
+  });
+
   it('cancel in every state: not found, pending, running, terminal; priorities order the queue', async () => {
     const w = await start(adapter);
     expect(await w.cancel('job-nope')).toEqual({ outcome: 'not_found', job_id: 'job-nope' });

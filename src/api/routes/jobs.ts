@@ -1,4 +1,4 @@
-// /api/v1/jobs…: submit, list, status, result, cancel, events.
+// /api/v1/jobs…: submit, list, status, submission (envelope + history), result, cancel, delete a finished job, events.
 import type { FastifyInstance } from 'fastify';
 import { ValidationError } from '../../protocol/errors.js';
 import { SubmitBodySchema } from '../../protocol/payloads/index.js';
@@ -7,6 +7,7 @@ import { isTerminal } from '../../worker/types.js';
 import { sendError } from '../errors.js';
 import {
   CancelResponseSchema,
+  DeleteResponseSchema,
   ErrorSchema,
   errors,
   EventsQuerySchema,
@@ -15,6 +16,7 @@ import {
   ListQuerySchema,
   ListResponseSchema,
   ResultResponseSchema,
+  SubmissionSchema,
   SubmitResponseSchema,
   type ListQueryParams,
   type SubmitResponse,
@@ -108,6 +110,55 @@ export function jobRoutes(
       const doc = await worker.get(req.params.id);
       if (!doc) return sendError(reply, 404, 'NOT_FOUND', `Job ${req.params.id} not found`);
       return doc;
+    },
+  );
+
+  app.get<{ Params: JobIdParams }>(
+    '/api/v1/jobs/:id/submission',
+    {
+      schema: {
+        tags,
+        summary: 'The envelope as submitted, its source and the status history (attempts)',
+        params: JobIdParams,
+        response: { 200: SubmissionSchema, ...errors(400, 404) },
+      },
+    },
+    async (req, reply) => {
+      const doc = await worker.submitted(req.params.id);
+      if (!doc) return sendError(reply, 404, 'NOT_FOUND', `Job ${req.params.id} not found`);
+      return doc;
+    },
+  );
+
+  // DELETE /api/v1/jobs/:id is the original protocol's cancel; deleting a finished job's record
+  // is a different act (it cannot be undone), so it has its own path.
+  app.delete<{ Params: JobIdParams }>(
+    '/api/v1/jobs/:id/record',
+    {
+      schema: {
+        tags,
+        summary: 'Delete a finished job with its events and result, for good (409 while it is live)',
+        params: JobIdParams,
+        response: { 200: DeleteResponseSchema, ...errors(400, 404, 409) },
+      },
+    },
+    async (req, reply) => {
+      const id = req.params.id;
+      const r = await worker.remove(id);
+      switch (r.outcome) {
+        case 'not_found':
+          return sendError(reply, 404, 'NOT_FOUND', `Job ${id} not found`);
+        case 'not_terminal':
+          return sendError(
+            reply,
+            409,
+            'NOT_FINISHED',
+            `Job ${id} is ${r.status}; cancel it first, only finished jobs can be deleted`,
+            { job_id: id, status: r.status },
+          );
+        case 'deleted':
+          return { job_id: id, message: `Job ${id} deleted with its events and result` };
+      }
     },
   );
 
