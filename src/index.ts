@@ -44,9 +44,12 @@ export {
 } from './handlers/fix/index.js';
 export {
   JobBuilder,
+  buildJob,
   newJobId,
   inspectJob,
   echoJob,
+  type DataFor,
+  type JobOf,
   validateEnvelope,
   parseJobText,
   formatForFile,
@@ -62,6 +65,75 @@ export {
   type ResolvedExecution,
   type Observability,
 } from './protocol/index.js';
+// Payloads and results typed per bundled operation: buildJob('guestkit.inspect', data) checks the
+// payload at compile time, worker.result(jobId, 'guestkit.inspect') gives the typed report.
+export {
+  OPERATION_PAYLOADS,
+  OPERATION_NAMES,
+  type OperationName,
+  type PayloadOf,
+} from './protocol/payloads/index.js';
+export type { OperationResults, ResultDataOf, ResultOf } from './handlers/results.js';
+export type { EchoResultData } from './handlers/echo.js';
+export type {
+  InspectResultData,
+  InspectSummary,
+  InspectionReport,
+  RootReport,
+  ImageInfo,
+  OperatingSystemInfo,
+  FilesystemInfo,
+  PackageInfo,
+  PackagesInfo,
+  ServiceUnit,
+  ServicesInfo,
+  UserAccount,
+  UsersInfo,
+  NetworkInterface,
+  NetworkInfo,
+  SecurityInfo,
+  PartitionInfo,
+  FstabEntry,
+  StorageInfo,
+  KernelsInfo,
+  DatabaseInfo,
+  CloudInitInfo,
+  VmToolsInfo,
+} from './handlers/inspect/report.js';
+export type { ProfileResultData } from './handlers/profile/index.js';
+export type {
+  ProfileReport,
+  ProfileName,
+  Finding as ProfileFinding,
+  Severity as ProfileSeverity,
+  SeverityCounts,
+  Evidence,
+} from './handlers/profile/types.js';
+export type {
+  CompareResultData,
+  ComparisonReport,
+  ComparisonSide,
+  FieldChange,
+  PackageChange,
+  PackagesDiff,
+  ServicesDiff,
+  UsersDiff,
+  FilesDiff,
+  ConfigFileChange,
+  Recommendation,
+} from './handlers/compare/types.js';
+export type { ConvertResultData } from './handlers/convert/index.js';
+export type { FixResultData, OperationReport as FixOperationReport } from './handlers/fix/index.js';
+export type { DoctorResultData, MigratePlanResultData } from './handlers/doctor/index.js';
+export type { MigrationPlan, PlanStep } from './handlers/doctor/plan.js';
+export type {
+  DoctorResult,
+  CheckResult as DoctorCheckResult,
+  Finding as DoctorFinding,
+  Severity as DoctorSeverity,
+  Verdict as DoctorVerdict,
+} from './handlers/doctor/types.js';
+export type { RepairResultData } from './handlers/doctor/repair.js';
 export { SqliteStore, type SqliteStoreOptions } from './store/sqlite.js';
 export {
   FileTransport,

@@ -27,7 +27,14 @@ function validate(data: unknown): EchoData {
   return { sleepMs, data: data ?? null };
 }
 
-async function run(ctx: HandlerContext<EchoData>): Promise<HandlerResult> {
+/** Result `data` of system.echo / test.echo. */
+export interface EchoResultData {
+  /** The payload data as submitted (null when there was none). */
+  echo: unknown;
+  message: string;
+}
+
+async function run(ctx: HandlerContext<EchoData>): Promise<HandlerResult<EchoResultData>> {
   ctx.progress('validation', 0, 'Echo started');
   if (ctx.data.sleepMs > 0) {
     // Rejects with the signal's reason as soon as it aborts: the work really stops.
@@ -37,7 +44,7 @@ async function run(ctx: HandlerContext<EchoData>): Promise<HandlerResult> {
   return { data: { echo: ctx.data.data, message: 'Echo handler executed successfully' } };
 }
 
-function echoHandler(operation: string): JobHandler<EchoData> {
+function echoHandler(operation: string): JobHandler<EchoData, EchoResultData> {
   return {
     operation,
     payloadTypes: [`${operation}.v1`],

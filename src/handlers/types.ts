@@ -37,13 +37,17 @@ export interface ReserveContext<TData = unknown> {
   signal: AbortSignal;
 }
 
-export interface HandlerResult {
+export interface HandlerResult<TResult = unknown> {
   /** Result document `data`. */
-  data: unknown;
+  data: TResult;
   outputs?: { primary?: string; artifacts?: string[] };
 }
 
-export interface JobHandler<TData = unknown> {
+/**
+ * One operation. `TData` is what `validate` returns, `TResult` the result document's `data` (the
+ * bundled handlers declare theirs: `ResultDataOf<'guestkit.inspect'>` is read from them).
+ */
+export interface JobHandler<TData = unknown, TResult = unknown> {
   /** Operation name, e.g. `guestkit.inspect`. */
   operation: string;
   /** Accepted `payload.type` values, e.g. `['guestkit.inspect.v1']`. */
@@ -56,7 +60,7 @@ export interface JobHandler<TData = unknown> {
    * ValidationError / HandlerError to refuse the job.
    */
   validate(data: unknown, job: JobEnvelope): TData;
-  run(ctx: HandlerContext<TData>): Promise<HandlerResult>;
+  run(ctx: HandlerContext<TData>): Promise<HandlerResult<TResult>>;
   /**
    * Optional, local worker only: the job passed intake and waits in the queue. A handler may
    * prepare for it (disk handlers reserve its drives in the appliance pool, so the launch about

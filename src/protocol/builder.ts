@@ -1,6 +1,10 @@
 // Builds valid v1 envelopes (CLI quick-submit, tests, library users):
 //   new JobBuilder('guestkit.inspect').payload('guestkit.inspect.v1', data).priority(7).build()
+//   buildJob('guestkit.inspect', { image: { path } }, (b) => b.priority(7))
+// For a bundled operation named by a literal, `data` is typed by its payload schema
+// (payloads/index.ts), so a misspelt or mistyped field fails tsc; other operations take any data.
 import { ulid } from 'ulid';
+import type { OperationName, PayloadOf } from './payloads/index.js';
 import type { JobEnvelope } from './schema.js';
 import { JOB_KIND, PROTOCOL_VERSION } from './schema.js';
 import { validateEnvelope } from './validate.js';
@@ -13,10 +17,23 @@ export function newJobId(): string {
 type Execution = NonNullable<JobEnvelope['execution']>;
 type Constraints = NonNullable<JobEnvelope['constraints']>;
 
-export class JobBuilder {
-  private doc: JobEnvelope;
+/** `payload.data` of operation `Op`: its schema's type for a bundled operation, else anything. */
+export type DataFor<Op extends string> = (PayloadMap & { [operation: string]: unknown })[Op];
+type PayloadMap = { [K in OperationName]: PayloadOf<K> };
 
-  constructor(operation: string) {
+/** An envelope whose `operation` is known to the type system (what {@link buildJob} returns). */
+export type JobOf<Op extends string> = JobEnvelope & {
+  operation: Op;
+  payload: { type: string; data: DataFor<Op> };
+};
+
+export class JobBuilder<Op extends string = string> {
+  private doc: JobEnvelope;
+  /** The operation the builder was made for. */
+  readonly operation: Op;
+
+  constructor(operation: Op) {
+    this.operation = operation;
     this.doc = {
       version: PROTOCOL_VERSION,
       job_id: newJobId(),
@@ -32,12 +49,12 @@ export class JobBuilder {
     return this;
   }
 
-  payload(type: string, data: unknown): this {
+  payload(type: string, data: DataFor<Op>): this {
     this.doc.payload = { type, data };
     return this;
   }
 
-  data(data: unknown): this {
+  data(data: DataFor<Op>): this {
     this.doc.payload = { ...this.doc.payload, data };
     return this;
   }
@@ -87,22 +104,48 @@ export class JobBuilder {
   }
 
   /** The envelope, validated (throws ValidationError like a submission would). */
-  build(): JobEnvelope {
+  build(): JobOf<Op> {
     const doc = structuredClone(this.doc);
     validateEnvelope(doc);
-    return doc;
+    return doc as JobOf<Op>;
   }
 }
 
-/** Quick inspect job for an image path (CLI `submit --operation guestkit.inspect --image P`). */
+/**
+ * An envelope for `operation` with `data` as its payload (`payload.type` is `<operation>.v1`);
+ * `configure` sets the rest (priority, timeout, labels…). Throws ValidationError like build().
+ */
+export function buildJob<Op extends OperationName>(
+  operation: Op,
+  data: PayloadOf<Op>,
+  configure: (builder: JobBuilder<Op>) => JobBuilder<Op> = (b) => b,
+): JobOf<Op> {
+  return configure(new JobBuilder(operation).payload(`${operation}.v1`, data as DataFor<Op>)).build();
+}
+
+type InspectData = PayloadOf<'guestkit.inspect'>;
+
+/**
+ * An inspect job: for an image path (CLI `submit --operation guestkit.inspect --image P`), or for
+ * a whole typed payload (`inspectJob({ image: { path }, options: { deep_scan: true } })`).
+ */
 export function inspectJob(
   imagePath: string,
+  options?: { format?: string; checksum?: string },
+): JobOf<'guestkit.inspect'>;
+export function inspectJob(data: InspectData): JobOf<'guestkit.inspect'>;
+export function inspectJob(
+  target: string | InspectData,
   options: { format?: string; checksum?: string } = {},
-): JobEnvelope {
-  const image: Record<string, unknown> = { path: imagePath };
+): JobOf<'guestkit.inspect'> {
+  if (typeof target !== 'string') return buildJob('guestkit.inspect', target);
+  // A format typed by a person (CLI): any case, as the worker's validator normalises it.
+  const image: Record<string, unknown> = { path: target };
   if (options.format) image.format = options.format;
   if (options.checksum) image.checksum = options.checksum;
-  return new JobBuilder('guestkit.inspect').payload('guestkit.inspect.v1', { image }).build();
+  return new JobBuilder<string>('guestkit.inspect')
+    .payload('guestkit.inspect.v1', { image })
+    .build() as JobOf<'guestkit.inspect'>;
 }
 
 /** Quick echo job (tests, samples). */

@@ -7,9 +7,11 @@ import { EventEmitter } from 'node:events';
 import type { WorkerConfig } from '../config.js';
 import { closeSharedAppliancePoolIfIdle } from '../../lib/appliance/index.js';
 import type { HandlerRegistry } from '../handlers/registry.js';
+import type { ResultOf } from '../handlers/results.js';
 import type { Logger } from '../logger.js';
 import { WorkerError, type JobErrorInfo } from '../protocol/errors.js';
 import { canonicalJson } from '../protocol/parse.js';
+import type { OperationName } from '../protocol/payloads/index.js';
 import type { JobStatus, ProgressEvent, ResultDocument, WorkerState } from '../protocol/schema.js';
 import { isTerminal } from '../protocol/vocabulary.js';
 import type { CreateOutcome, JobRecord, JobStore, NewJob } from '../store/types.js';
@@ -289,7 +291,18 @@ export abstract class WorkerCore<S extends JobStore = JobStore> extends EventEmi
     return job ? toStatusDocument(job) : undefined;
   }
 
-  result(jobId: string): Promise<ResultDocument | undefined> {
+  result(jobId: string): Promise<ResultDocument | undefined>;
+  result<Op extends OperationName>(jobId: string, operation: Op): Promise<ResultOf<Op> | undefined>;
+  async result(jobId: string, operation?: OperationName): Promise<ResultDocument | undefined> {
+    if (operation !== undefined) {
+      const job = await this.store.get(jobId);
+      if (job && job.operation !== operation)
+        throw new WorkerError(
+          'VALIDATION_ERROR',
+          `Job ${jobId} is a ${job.operation} job, not ${operation}; ask for its result as ${job.operation}`,
+          { details: { job_id: jobId, operation: job.operation } },
+        );
+    }
     return this.store.result(jobId);
   }
 

@@ -1,6 +1,8 @@
 // The public face of the worker: what the daemon, the REST API, the metrics server, the CLI and
 // library users code against. One `Worker` object serves every transport.
 import type { WorkerConfig } from '../config.js';
+import type { ResultOf } from '../handlers/results.js';
+import type { OperationName } from '../protocol/payloads/index.js';
 import type { JobErrorInfo, ErrorCode } from '../protocol/errors.js';
 import type {
   JobEnvelope,
@@ -242,6 +244,11 @@ export interface Worker {
   get(jobId: string): Promise<JobStatusDocument | undefined>;
   /** The result document once terminal; undefined while not terminal or unknown. */
   result(jobId: string): Promise<ResultDocument | undefined>;
+  /**
+   * The same, typed for a bundled operation: a completed document's `data` is that operation's
+   * (`ResultDataOf<Op>`). Checked, not assumed: a job of another operation is a VALIDATION_ERROR.
+   */
+  result<Op extends OperationName>(jobId: string, operation: Op): Promise<ResultOf<Op> | undefined>;
   list(query?: ListQuery): Promise<ListPage>;
   cancel(jobId: string): Promise<CancelOutcome>;
   /** The submitted envelope and the status history; undefined when unknown. */

@@ -64,6 +64,20 @@ describe.each(ADAPTERS)('worker contract: %s queue', (adapter) => {
     expect((await w.result(j.job_id))?.status).toBe('completed');
   });
 
+  it('result(jobId, operation) types the data after checking the job is that operation', async () => {
+    const w = await start(adapter);
+    const j = echo({ message: 'typed' });
+    await w.waitFor((await w.submit(j)).job_id);
+    const r = await w.result(j.job_id, 'system.echo');
+    expect(r?.status).toBe('completed');
+    if (r?.status === 'completed') expect(r.data.echo).toEqual({ message: 'typed' });
+    await expect(w.result(j.job_id, 'guestkit.inspect')).rejects.toMatchObject({
+      code: 'VALIDATION_ERROR',
+      message: `Job ${j.job_id} is a system.echo job, not guestkit.inspect; ask for its result as system.echo`,
+    });
+    expect(await w.result('job-unknown', 'guestkit.inspect')).toBeUndefined();
+  });
+
   it('idempotency: the same document and a completed key create nothing new', async () => {
     const w = await start(adapter);
     const j = echo({}, (b) => b.idempotencyKey(`k-${adapter}-${Date.now()}`));

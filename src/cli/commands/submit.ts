@@ -69,7 +69,7 @@ async function jobFrom(o: SubmitOptions): Promise<{ body: unknown; yaml: boolean
     // Relative to where the user typed it, not to the daemon's directory.
     envelope = inspectJob(resolve(o.image), { format: o.format, checksum: o.checksum });
     if (op !== 'guestkit.inspect') {
-      envelope = new JobBuilder(op).payload(`${op}.v1`, envelope.payload.data).build();
+      envelope = new JobBuilder<string>(op).payload(`${op}.v1`, envelope.payload.data).build();
     }
   } else {
     const data = o.data === undefined ? {} : parseJobText(o.data, 'json');

@@ -24,7 +24,7 @@ import {
 import { diffReports } from './diff-report.js';
 import { validateComparePayload, type CompareRequest } from './payload.js';
 import { recommend } from './recommendations.js';
-import type { ComparisonReport, FilesDiff } from './types.js';
+import type { CompareResultData, ComparisonReport, FilesDiff } from './types.js';
 
 export { validateComparePayload, type CompareRequest } from './payload.js';
 export { diffReports, diffPackages, diffServices, diffUsers, fieldChanges } from './diff-report.js';
@@ -177,7 +177,7 @@ export function buildComparison(
   return report;
 }
 
-async function run(ctx: HandlerContext<CompareRequest>): Promise<HandlerResult> {
+async function run(ctx: HandlerContext<CompareRequest>): Promise<HandlerResult<CompareResultData>> {
   const { data } = ctx;
   if (data.output.destination) {
     await resolveOutputPath(data.output.destination, ctx.config, 'payload.data.output.destination');
@@ -198,7 +198,7 @@ async function run(ctx: HandlerContext<CompareRequest>): Promise<HandlerResult> 
   };
 }
 
-export const compareHandler: JobHandler<CompareRequest> = {
+export const compareHandler: JobHandler<CompareRequest, CompareResultData> = {
   operation: OPERATIONS.compare,
   payloadTypes: ['guestkit.compare.v1'],
   description: 'Differences between two disk images: OS, packages, services, users, /etc files',

@@ -121,3 +121,12 @@ export interface CompareOptions {
   ignore_timestamps: boolean;
   recommendations: boolean;
 }
+
+/** Result `data` of guestkit.compare. */
+export interface CompareResultData {
+  status: 'success';
+  /** The report file, when output.destination asked for one. */
+  output_file: string | null;
+  summary: ComparisonReport['summary'];
+  report: ComparisonReport;
+}

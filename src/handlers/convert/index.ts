@@ -19,6 +19,32 @@ import { validateConvertPayload, type ConvertRequest } from './payload.js';
 
 export { validateConvertPayload, type ConvertRequest } from './payload.js';
 
+/** Result `data` of guestkit.convert. */
+export interface ConvertResultData {
+  status: 'success';
+  source: {
+    path: string;
+    format: string;
+    virtual_size_bytes: number;
+    allocated_size_bytes: number;
+    /** False when the payload gave no checksum. */
+    checksum_verified: boolean;
+  };
+  target: {
+    path: string;
+    format: ConvertRequest['target']['format'];
+    compression: boolean;
+    compression_type: NonNullable<ConvertRequest['target']['compressionType']> | null;
+    virtual_size_bytes: number;
+    allocated_size_bytes: number;
+  };
+  preserve_sparse: boolean;
+  /** qemu-img compare of the guest-visible content (options.verify_after_convert). */
+  verification: { performed: boolean; identical: boolean | null; message: string };
+  duration_seconds: number;
+  qemu_img_version: string | null;
+}
+
 /** Progress events during the copy: at most one per this many percent. */
 const PROGRESS_STEP = 2;
 
@@ -33,7 +59,7 @@ async function targetPath(ctx: HandlerContext<ConvertRequest>, sourcePath: strin
   return resolveOutputPath(derived, ctx.config, 'target path');
 }
 
-async function run(ctx: HandlerContext<ConvertRequest>): Promise<HandlerResult> {
+async function run(ctx: HandlerContext<ConvertRequest>): Promise<HandlerResult<ConvertResultData>> {
   const started = performance.now();
   const { data } = ctx;
   ctx.progress('validation', 0, 'Checking source and target');
@@ -69,7 +95,7 @@ async function convert(
   probe: QemuImgProbe,
   src: PreparedImage,
   started: number,
-): Promise<HandlerResult> {
+): Promise<HandlerResult<ConvertResultData>> {
   const { data } = ctx;
   const target = await targetPath(ctx, src.path);
   const checksumVerified = await verifyImageChecksum(ctx, src, data.source.checksum);
@@ -127,7 +153,7 @@ async function convert(
     ctx.metrics.diskRead(src.actualSize);
     ctx.metrics.diskWrite(out.actualSize);
     ctx.progress('result_generation', 100, `Wrote ${target}`);
-    const result = {
+    const result: ConvertResultData = {
       status: 'success',
       source: {
         path: src.path,
@@ -164,7 +190,7 @@ async function available(): Promise<HandlerAvailability> {
   return { available: true };
 }
 
-export const convertHandler: JobHandler<ConvertRequest> = {
+export const convertHandler: JobHandler<ConvertRequest, ConvertResultData> = {
   operation: OPERATIONS.convert,
   payloadTypes: ['guestkit.convert.v1'],
   description: 'Converts a disk image between qcow2, raw, vmdk, vdi and vhdx with qemu-img',

@@ -87,7 +87,7 @@ function withBootability(r: DoctorResult): DoctorResultData {
   };
 }
 
-async function runDoctor(ctx: HandlerContext<DoctorRequest>): Promise<HandlerResult> {
+async function runDoctor(ctx: HandlerContext<DoctorRequest>): Promise<HandlerResult<DoctorResultData>> {
   const { result } = await diagnoseImage(ctx);
   ctx.logger.info({ target: result.target, score: result.score, verdict: result.verdict }, 'doctor finished');
   ctx.progress('cleanup', 100, result.summary);
@@ -101,7 +101,9 @@ export interface MigratePlanResultData extends MigrationPlan {
   export_path?: string;
 }
 
-async function runMigratePlan(ctx: HandlerContext<MigratePlanRequest>): Promise<HandlerResult> {
+async function runMigratePlan(
+  ctx: HandlerContext<MigratePlanRequest>,
+): Promise<HandlerResult<MigratePlanResultData>> {
   const { data } = ctx;
   const destination = data.exportFixPlan
     ? (data.export.destination ??
@@ -144,7 +146,7 @@ async function runMigratePlan(ctx: HandlerContext<MigratePlanRequest>): Promise<
   };
 }
 
-export const doctorHandler: JobHandler<DoctorRequest> = {
+export const doctorHandler: JobHandler<DoctorRequest, DoctorResultData> = {
   operation: OPERATIONS.doctor,
   payloadTypes: ['guestkit.doctor.v1'],
   description:
@@ -155,7 +157,7 @@ export const doctorHandler: JobHandler<DoctorRequest> = {
   available: libguestfsAvailable,
 };
 
-export const migratePlanHandler: JobHandler<MigratePlanRequest> = {
+export const migratePlanHandler: JobHandler<MigratePlanRequest, MigratePlanResultData> = {
   operation: OPERATIONS.migratePlan,
   payloadTypes: ['guestkit.migrate-plan.v1'],
   description: 'Migration score per category and an ordered fix plan for a target hypervisor',

@@ -35,7 +35,7 @@ export interface RepairResultData {
   report?: FixReport;
 }
 
-async function dryRun(ctx: HandlerContext<RepairRequest>): Promise<HandlerResult> {
+async function dryRun(ctx: HandlerContext<RepairRequest>): Promise<HandlerResult<RepairResultData>> {
   const { result } = await diagnoseImage(ctx);
   const plan = planOf(result);
   const data: RepairResultData = {
@@ -54,7 +54,7 @@ async function dryRun(ctx: HandlerContext<RepairRequest>): Promise<HandlerResult
   return { data };
 }
 
-async function apply(ctx: HandlerContext<RepairRequest>): Promise<HandlerResult> {
+async function apply(ctx: HandlerContext<RepairRequest>): Promise<HandlerResult<RepairResultData>> {
   const { data } = ctx;
   const request: FixRequest = {
     image: {
@@ -98,7 +98,7 @@ async function apply(ctx: HandlerContext<RepairRequest>): Promise<HandlerResult>
       return null;
     },
   });
-  const report = result.data as FixReport & { output_file: string | null };
+  const report = result.data;
   const out: RepairResultData = {
     fix: 'boot',
     target: data.target,
@@ -117,7 +117,7 @@ async function apply(ctx: HandlerContext<RepairRequest>): Promise<HandlerResult>
   return { data: out, ...(result.outputs ? { outputs: result.outputs } : {}) };
 }
 
-export const repairHandler: JobHandler<RepairRequest> = {
+export const repairHandler: JobHandler<RepairRequest, RepairResultData> = {
   operation: OPERATIONS.repair,
   payloadTypes: ['guestkit.repair.v1'],
   description:

@@ -22,6 +22,9 @@ export { validateFixPayload, type FixRequest, type FixStep } from './payload.js'
 export { FixAppliance } from './appliance.js';
 export type { FixReport, OperationReport } from './steps.js';
 
+/** Result `data` of guestkit.fix: the report, and the report file when one was written. */
+export type FixResultData = FixReport & { output_file: string | null };
+
 export interface FixHandlerOptions {
   /** Fix operations the handler knows (default: the bundled ones). */
   operations?: FixOperationRegistry;
@@ -57,7 +60,7 @@ export async function runFixPipeline(
   ctx: HandlerContext<FixRequest>,
   registry: FixOperationRegistry,
   hooks: FixPipelineHooks = {},
-): Promise<HandlerResult> {
+): Promise<HandlerResult<FixResultData>> {
   const started = performance.now();
   const { data } = ctx;
   ctx.progress('validation', 0, 'Checking the image and the declared targets');
@@ -97,7 +100,7 @@ async function fixImage(
   targets: FixTargets,
   started: number,
   hooks: FixPipelineHooks,
-): Promise<HandlerResult> {
+): Promise<HandlerResult<FixResultData>> {
   const { data, signal } = ctx;
   const report = newReport(data, image, targets);
   await mkdir(ctx.config.workDir, { recursive: true });
@@ -242,7 +245,7 @@ export async function fixPipelineAvailable(): Promise<HandlerAvailability> {
 }
 
 /** A guestkit.fix handler over the given fix-operation registry. */
-export function createFixHandler(options: FixHandlerOptions = {}): JobHandler<FixRequest> {
+export function createFixHandler(options: FixHandlerOptions = {}): JobHandler<FixRequest, FixResultData> {
   const registry = options.operations ?? defaultFixOperations;
   return {
     operation: OPERATIONS.fix,

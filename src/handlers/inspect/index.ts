@@ -47,7 +47,7 @@ export function noOperatingSystem(path: string): HandlerError {
   );
 }
 
-async function run(ctx: HandlerContext<InspectPayload>): Promise<HandlerResult> {
+async function run(ctx: HandlerContext<InspectPayload>): Promise<HandlerResult<InspectResultData>> {
   const { image, options, output, isolated } = ctx.data;
   if (output.destination) {
     // Fail before minutes of inspection, not after.
@@ -94,7 +94,7 @@ async function run(ctx: HandlerContext<InspectPayload>): Promise<HandlerResult> 
   return { data, ...(file ? { outputs: { primary: file, artifacts: [file] } } : {}) };
 }
 
-export const inspectHandler: JobHandler<InspectPayload> = {
+export const inspectHandler: JobHandler<InspectPayload, InspectResultData> = {
   operation: OPERATIONS.inspect,
   payloadTypes: ['guestkit.inspect.v1'],
   description: 'Inspects a disk image: OS, packages, services, users, network, security, storage',

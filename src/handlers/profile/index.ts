@@ -27,7 +27,7 @@ export interface ProfileResultData {
   report: ProfileReport;
 }
 
-async function run(ctx: HandlerContext<ProfileRequest>): Promise<HandlerResult> {
+async function run(ctx: HandlerContext<ProfileRequest>): Promise<HandlerResult<ProfileResultData>> {
   const { data } = ctx;
   if (data.output.destination) {
     // Fail before minutes of inspection, not after.
@@ -104,7 +104,7 @@ async function run(ctx: HandlerContext<ProfileRequest>): Promise<HandlerResult> 
   return { data: result, ...(file ? { outputs: { primary: file, artifacts: [file] } } : {}) };
 }
 
-export const profileHandler: JobHandler<ProfileRequest> = {
+export const profileHandler: JobHandler<ProfileRequest, ProfileResultData> = {
   operation: OPERATIONS.profile,
   payloadTypes: ['guestkit.profile.v1'],
   description: 'Security, compliance, hardening, performance and migration checks of a disk image',
