@@ -3,9 +3,9 @@
 // Every GUESTKIT_* variable is read here and nowhere else, with one policy: an empty value is
 // unset, a bad value is a VALIDATION_ERROR naming the variable (the daemon stops at start), and
 // booleans accept true/false/1/0/yes/no/on/off. lib/ reads no environment: it gets options.
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { ulid } from 'ulid';
 import { WorkerError } from './protocol/errors.js';
 import { PACKAGE_ROOT } from '../lib/native.js';
@@ -93,8 +93,16 @@ export interface WorkerConfig {
   transport: TransportKind;
   redisUrl: string;
   role: WorkerRole;
-  /** Absolute, as configured (realpath'd when checked). Images/outputs must resolve inside one. */
+  /**
+   * Absolute, as configured (realpath'd when checked). Images/outputs must resolve inside one.
+   * Default: the jobs and work folders (never the working directory: it holds the state).
+   */
   allowedRoots: string[];
+  /**
+   * Let the daemon start with an allowed root that contains its state folder
+   * (`--allow-root-over-state`, GUESTKIT_ALLOW_ROOT_OVER_STATE=1); see {@link checkRootsPolicy}.
+   */
+  allowRootOverState: boolean;
   /** SIGTERM/SIGINT: how long running jobs may finish before they are aborted. */
   drainTimeoutMs: number;
   /** Daemon: process the jobs already in the jobs dir, drain, exit. */
@@ -334,13 +342,46 @@ function apiBindPolicy(
   return addr;
 }
 
+/**
+ * The daemon's start-up rule on roots: an allowed root containing the state folder lets a job name
+ * the store (`state/worker.db`) as an image, or probe it; outputs are refused there anyway (see
+ * src/worker/outputs), but reading is not. Refused unless `allowRootOverState`. Throws
+ * VALIDATION_ERROR naming the root, the state folder and the way out.
+ */
+export function checkRootsPolicy(
+  config: Pick<WorkerConfig, 'allowedRoots' | 'stateDir' | 'allowRootOverState'>,
+): void {
+  if (config.allowRootOverState) return;
+  // Folders not created yet: the real path of the nearest existing ancestor, plus the rest.
+  const real = (p: string): string => {
+    try {
+      return realpathSync(p);
+    } catch {
+      const parent = dirname(p);
+      return parent === p ? p : join(real(parent), basename(p));
+    }
+  };
+  const state = real(config.stateDir);
+  for (const root of config.allowedRoots) {
+    const rel = relative(real(root), state);
+    if (rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel))) {
+      throw new WorkerError(
+        'VALIDATION_ERROR',
+        `Allowed root ${root} contains the worker's state folder ${config.stateDir}: jobs could read the store. ` +
+          'Choose roots that do not contain it (--allowed-roots), move the state (--state-dir), ' +
+          'or accept it with --allow-root-over-state (GUESTKIT_ALLOW_ROOT_OVER_STATE=1)',
+        { details: { root, state_dir: config.stateDir } },
+      );
+    }
+  }
+}
+
 /** Builds the full configuration. Throws WorkerError(VALIDATION_ERROR) naming the bad setting. */
 export function resolveConfig(
   input: WorkerConfigInput = {},
   env: NodeJS.ProcessEnv = process.env,
 ): WorkerConfig {
   const e = new EnvReader(env);
-  const cwd = process.cwd();
   const jobsDir = resolve(input.jobsDir ?? e.str('GUESTKIT_JOBS_DIR') ?? './jobs');
   const resultsDir = resolve(input.resultsDir ?? e.str('GUESTKIT_RESULTS_DIR') ?? './results');
   const workDir = resolve(input.workDir ?? e.str('GUESTKIT_WORK_DIR') ?? './work');
@@ -362,7 +403,8 @@ export function resolveConfig(
   const store = checkChoice(input.store ?? e.choice('GUESTKIT_STORE', STORES) ?? 'sqlite', STORES, 'store');
   const allowedRoots = (
     input.allowedRoots ??
-    e.list('GUESTKIT_ALLOWED_ROOTS') ?? [cwd, jobsDir, resultsDir, workDir]
+    // #14: not the working directory (it holds ./state) nor the results folder (forged results).
+    e.list('GUESTKIT_ALLOWED_ROOTS') ?? [jobsDir, workDir]
   ).map((p) => resolve(p.trim()));
   const apiToken = input.api?.token ?? e.str('GUESTKIT_API_TOKEN');
   const insecureNoAuth = input.api?.insecureNoAuth ?? e.bool('GUESTKIT_INSECURE_NO_AUTH') ?? false;
@@ -411,6 +453,7 @@ export function resolveConfig(
     redisUrl: input.redisUrl ?? e.str('QUEUE_URL') ?? e.str('GUESTKIT_REDIS_URL') ?? 'redis://127.0.0.1:6379',
     role,
     allowedRoots,
+    allowRootOverState: input.allowRootOverState ?? e.bool('GUESTKIT_ALLOW_ROOT_OVER_STATE') ?? false,
     drainTimeoutMs: input.drainTimeoutMs ?? e.int('GUESTKIT_DRAIN_TIMEOUT_MS', 0) ?? 30_000,
     once: input.once ?? false,
     maxDiskSizeGb: input.maxDiskSizeGb ?? e.int('GUESTKIT_MAX_DISK_SIZE_GB', 1) ?? 1024,

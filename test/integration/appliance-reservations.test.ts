@@ -18,7 +18,7 @@ import { inspectHandler, type InspectResultData } from '../../src/handlers/inspe
 import { HandlerRegistry } from '../../src/handlers/registry.js';
 import type { ResultDocument } from '../../src/protocol/schema.js';
 import { createWorker, type LocalWorker } from '../../src/worker/worker.js';
-import { getFixtures, type Fixture, type FixtureName } from '../fixtures/index.js';
+import { defaultCacheDir, getFixtures, type Fixture, type FixtureName } from '../fixtures/index.js';
 import { job } from '../unit/worker-helpers.js';
 import { qemuChildren } from './qemu-children.js';
 
@@ -47,7 +47,10 @@ beforeAll(async () => {
   configureSharedAppliancePool({ guestfs: { tmpdir: dir }, maxAppliances: 2, reservationLingerMs: 120_000 });
   fixtures.push(...(await getFixtures(GUESTS)));
   // The worker's defaults (max_concurrent 4), read without the environment.
-  const config = resolveConfig({ stateDir: join(dir, 'state'), workerId: 'worker-reserve' }, {});
+  const config = resolveConfig(
+    { stateDir: join(dir, 'state'), workerId: 'worker-reserve', allowedRoots: [defaultCacheDir()] },
+    {},
+  );
   maxConcurrent = config.maxConcurrent;
   worker = createWorker(config, { registry: new HandlerRegistry().register(inspectHandler) });
   await worker.start();

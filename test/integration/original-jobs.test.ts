@@ -24,7 +24,7 @@ import { silentLogger } from '../../src/logger.js';
 import type { ResultDocument } from '../../src/protocol/schema.js';
 import { FileTransport } from '../../src/transports/file/index.js';
 import { createWorker, type LocalWorker } from '../../src/worker/worker.js';
-import { getFixtures, type Fixture } from '../fixtures/index.js';
+import { defaultCacheDir, getFixtures, type Fixture } from '../fixtures/index.js';
 import { qemuChildren } from './qemu-children.js';
 
 const EXAMPLES = resolve(dirname(fileURLToPath(import.meta.url)), '../fixtures/original-jobs');
@@ -55,7 +55,15 @@ beforeAll(async () => {
   resultsDir = join(dir, 'results');
   mkdirSync(jobsDir, { recursive: true });
   const config = resolveConfig(
-    { stateDir: join(dir, 'state'), jobsDir, resultsDir, workDir: dir, maxConcurrent: 4, privileged: true },
+    {
+      stateDir: join(dir, 'state'),
+      jobsDir,
+      resultsDir,
+      workDir: dir,
+      allowedRoots: [dir, defaultCacheDir()],
+      maxConcurrent: 4,
+      privileged: true,
+    },
     {},
   );
   worker = createWorker(config, { healthChecks: { libguestfs: async () => ({ status: 'ok' }) } });

@@ -88,6 +88,8 @@ function daemon(extra: string[] = []): DaemonProcess {
       join(dir, 'work'),
       '--allowed-roots',
       dir,
+      // The images sit next to the state dir in this one temp dir (#14's start-up rule).
+      '--allow-root-over-state',
       '--max-concurrent',
       '4',
       '--log-level',

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { configFromFlags, parseDuration } from '../../src/cli/commands/daemon.js';
@@ -33,7 +34,8 @@ describe('config', () => {
     // No token: loopback only (the bind policy); every address once a token is set.
     expect(c.api).toMatchObject({ enabled: true, host: '127.0.0.1', port: 8080, token: undefined });
     expect(resolveConfig({}, { GUESTKIT_API_TOKEN: 't' }).api).toMatchObject({ host: '0.0.0.0', port: 8080 });
-    expect(c.allowedRoots).toEqual([process.cwd(), c.jobsDir, c.resultsDir, c.workDir]);
+    // #14: not the working directory (it holds ./state), not the results folder (a forged result).
+    expect(c.allowedRoots).toEqual([c.jobsDir, c.workDir]);
   });
 
   it('GUESTKIT_FAST_INSPECTION is the one fast-inspection switch (default on, 0 off, junk refused)', () => {
@@ -234,6 +236,33 @@ describe('config', () => {
       expect.objectContaining({ code: 'VALIDATION_ERROR' }),
     );
     expect(() => resolveConfig({}, { [name]: value })).toThrow(name);
+  });
+
+  it('the daemon refuses an allowed root containing its state folder unless told (#14)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gk-roots-'));
+    try {
+      const flags = { stateDir: join(dir, 'state'), allowedRoots: dir };
+      expect(() => configFromFlags(flags, {})).toThrow(
+        expect.objectContaining({
+          code: 'VALIDATION_ERROR',
+          message: expect.stringMatching(/contains the worker's state folder.*--allow-root-over-state/),
+        }),
+      );
+      // The root is the state folder itself, or reached through a symlink: the same.
+      symlinkSync(dir, join(dir, 'link'));
+      expect(() => configFromFlags({ ...flags, allowedRoots: join(dir, 'link', 'state') }, {})).toThrow(
+        /contains the worker's state folder/,
+      );
+      expect(configFromFlags({ ...flags, allowRootOverState: true }, {}).allowedRoots).toEqual([dir]);
+      expect(configFromFlags(flags, { GUESTKIT_ALLOW_ROOT_OVER_STATE: '1' }).allowRootOverState).toBe(true);
+      // The defaults (jobs and work folders) never contain ./state.
+      expect(() => configFromFlags({ stateDir: join(dir, 'state') }, {})).not.toThrow();
+      expect(() =>
+        configFromFlags({ stateDir: join(dir, 'state'), allowedRoots: `${dir}/jobs` }, {}),
+      ).not.toThrow();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('the daemon stops at start on a bad variable, naming it', async () => {

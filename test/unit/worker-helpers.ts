@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveConfig, type WorkerConfigInput } from '../../src/config.js';
+import { defaultCacheDir } from '../fixtures/index.js';
 import { systemEchoHandler, testEchoHandler } from '../../src/handlers/index.js';
 import { HandlerRegistry } from '../../src/handlers/registry.js';
 import { JobBuilder } from '../../src/protocol/builder.js';
@@ -33,6 +34,8 @@ export async function startTestWorker(
         jobsDir: join(dir, 'jobs'),
         resultsDir: join(dir, 'results'),
         workDir: dir,
+        // The default roots (jobs, work) plus the fixture cache the integration tests read images from.
+        allowedRoots: [join(dir, 'jobs'), dir, defaultCacheDir()],
         workerId: 'worker-test',
         maxConcurrent: 2,
         retry: { baseDelayMs: 20, maxDelayMs: 200 },

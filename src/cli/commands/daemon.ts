@@ -3,7 +3,7 @@
 // within --drain-timeout, then stop them (they re-run after restart) and exit 0.
 import { Command, Option } from 'commander';
 import { startApi, type ServerHandle } from '../../api/index.js';
-import { resolveConfig, type WorkerConfig, type WorkerConfigInput } from '../../config.js';
+import { checkRootsPolicy, resolveConfig, type WorkerConfig, type WorkerConfigInput } from '../../config.js';
 import { createLogger, type Logger } from '../../logger.js';
 import { startMetrics } from '../../metrics/index.js';
 import { WorkerError } from '../../protocol/errors.js';
@@ -30,6 +30,7 @@ export interface DaemonOptions {
   redisUrl?: string;
   role?: string;
   allowedRoots?: string;
+  allowRootOverState?: boolean;
   drainTimeout?: string;
   store?: string;
   retention?: string;
@@ -81,6 +82,7 @@ export function configFromFlags(o: DaemonOptions, env: NodeJS.ProcessEnv = proce
     redisUrl: o.redisUrl,
     role: o.role as WorkerConfigInput['role'],
     allowedRoots: o.allowedRoots?.split(',').filter((s) => s.trim() !== ''),
+    allowRootOverState: o.allowRootOverState,
     drainTimeoutMs: o.drainTimeout === undefined ? undefined : parseDuration(o.drainTimeout, 'drain timeout'),
     store: o.store as WorkerConfigInput['store'],
     retentionSeconds: o.retention === undefined ? undefined : parseDuration(o.retention, 'retention') / 1000,
@@ -88,7 +90,9 @@ export function configFromFlags(o: DaemonOptions, env: NodeJS.ProcessEnv = proce
   };
   // Undefined means "not given": drop those keys so env/defaults apply.
   const clean = JSON.parse(JSON.stringify(input)) as WorkerConfigInput;
-  return resolveConfig(clean, env);
+  const config = resolveConfig(clean, env);
+  checkRootsPolicy(config);
+  return config;
 }
 
 /** Runs the daemon until a signal (or, with --once, until the jobs present at start are done). Returns the exit code. */
@@ -199,7 +203,14 @@ export function registerDaemon(program: Command): void {
     .addOption(new Option('--transport <kind>', 'job transport (file)').choices(['file', 'http', 'redis']))
     .option('--redis-url <url>', 'Redis URL for --transport redis (QUEUE_URL)')
     .addOption(new Option('--role <role>', 'redis transport role (all)').choices(['api', 'worker', 'all']))
-    .option('--allowed-roots <dirs>', 'comma-separated roots images/outputs must live under')
+    .option(
+      '--allowed-roots <dirs>',
+      'comma-separated roots images/outputs must live under (default: the jobs and work dirs)',
+    )
+    .option(
+      '--allow-root-over-state',
+      'start even if an allowed root contains the state dir (GUESTKIT_ALLOW_ROOT_OVER_STATE)',
+    )
     .option('--drain-timeout <duration>', 'how long running jobs may finish on SIGTERM (30s)')
     .addOption(new Option('--store <kind>', 'job store (sqlite)').choices(['sqlite', 'memory']))
     .option('--retention <duration>', 'delete terminal jobs older than this (keep forever by default)')
