@@ -198,7 +198,51 @@ describe('dashboard in a real browser', () => {
     // Refused when it runs (paths are checked before the image): the job page shows the code.
     await expect.poll(() => badge().textContent(), { timeout: 60_000 }).toBe('failed');
     await page.locator('.error-code').filter({ hasText: 'PATH_NOT_ALLOWED' }).first().waitFor();
+    await page.locator('.job-head .mono').filter({ hasText: '/etc/../etc/passwd.qcow2' }).waitFor();
     await shot('inspect-refused-1280');
+  }, 180_000);
+
+  it('retries a failed job as a new job that completes; deletes a finished job and its result for good', async () => {
+    // Failed for good: its deadline had passed when it was submitted (DEADLINE_EXCEEDED).
+    const past = new Date(Date.now() - 3600_000).toISOString();
+    const failed = echo({ message: 'retry me' }, (b) =>
+      b.deadline(past).idempotencyKey(`retry-${Date.now()}`),
+    );
+    await tw.worker.submit(failed);
+    expect((await tw.worker.waitFor(failed.job_id)).status).toBe('failed');
+    await page.goto(`${base}/#/jobs/${failed.job_id}`);
+    await expect.poll(() => badge().textContent(), { timeout: 60_000 }).toBe('failed');
+    // The job page shows what was submitted and its attempts.
+    await page.getByText('Job envelope (JSON)').click();
+    expect(await page.getByLabel('Submitted job envelope').textContent()).toContain('retry me');
+    await page.getByRole('region', { name: 'Status history' }).getByText('submitted').waitFor();
+    await shot('job-failed-1280');
+
+    await page.getByRole('button', { name: 'Retry as a new job' }).click();
+    await page.waitForURL(/#\/jobs\/retry-/);
+    const retryId = decodeURIComponent(new URL(page.url()).hash.replace('#/jobs/', ''));
+    expect(retryId).not.toBe(failed.job_id);
+    await expect.poll(() => badge().textContent(), { timeout: 60_000 }).toBe('completed');
+    const retried = await tw.worker.submitted(retryId);
+    expect(retried?.envelope.payload).toEqual(failed.payload);
+    expect(retried?.envelope.metadata?.labels).toMatchObject({ retry_of: failed.job_id });
+    expect((await tw.worker.result(retryId))?.data).toMatchObject({ echo: { message: 'retry me' } });
+    expect((await tw.worker.get(failed.job_id))?.status).toBe('failed'); // the original stays as it was
+
+    // Delete the completed retry: a second step confirms, then it is gone with its result.
+    await page.getByRole('button', { name: 'Delete job…' }).click();
+    await page.getByRole('button', { name: 'Delete for good' }).click();
+    await page.waitForURL(/#\/jobs$/);
+    expect(await tw.worker.get(retryId)).toBeUndefined();
+    expect(await tw.worker.result(retryId)).toBeUndefined();
+    await page.locator(`tr[data-job-id="${failed.job_id}"]`).waitFor();
+    expect(await page.locator(`tr[data-job-id="${retryId}"]`).count()).toBe(0);
+    // The failed original's row: its error code, and how it ended instead of a partial bar.
+    const row = page.locator(`tr[data-job-id="${failed.job_id}"]`);
+    expect(await row.locator('.error-code').textContent()).toBe('DEADLINE_EXCEEDED');
+    expect(await row.getByRole('progressbar').count()).toBe(0);
+    await page.goto(`${base}/#/jobs/${retryId}`);
+    await page.locator('.error-code').filter({ hasText: 'NOT_FOUND' }).first().waitFor();
   }, 180_000);
 
   it('lists jobs live: a job submitted elsewhere appears and completes without a reload; filters apply', async () => {

@@ -6,6 +6,7 @@ import { securityFindings } from '../../src/report/findings.js';
 import type { InspectReport } from '../../src/dashboard/ui/report-types.js';
 import { href, parseRoute } from '../../src/dashboard/ui/routes.js';
 import { parseSseBlock } from '../../src/dashboard/ui/sse.js';
+import { retryEnvelope } from '../../src/dashboard/ui/envelopes.js';
 
 describe('dashboard routes', () => {
   it('maps hashes to pages and back', () => {
@@ -115,5 +116,44 @@ describe('dashboard quick security findings', () => {
       'medium:selinux-permissive',
     ]);
     expect(summary(report({ distribution: 'debian', selinux: 'disabled' }))).toEqual(['info:none']);
+  });
+});
+
+describe('retry envelopes', () => {
+  const now = Date.parse('2026-06-01T12:00:00Z');
+  const submitted = {
+    version: '1.0',
+    job_id: 'job-a',
+    created_at: '2026-01-01T00:00:00Z',
+    kind: 'VMOperation',
+    operation: 'guestkit.inspect',
+    payload: { type: 'guestkit.inspect.v1', data: { image: { path: '/vms/a.img' } } },
+    execution: {
+      priority: 7,
+      max_attempts: 2,
+      idempotency_key: 'inspect-a',
+      deadline: '2026-02-01T00:00:00Z',
+    },
+    metadata: { name: 'a', labels: { team: 'x' } },
+  };
+
+  it('keeps the payload and settings under a new id; drops the key and a passed deadline', () => {
+    const r = retryEnvelope(submitted, now);
+    expect(r.job_id).not.toBe('job-a');
+    expect(r.job_id).toMatch(/^retry-/);
+    expect(r.created_at).toBe('2026-06-01T12:00:00.000Z');
+    expect(r.payload).toEqual(submitted.payload);
+    expect(r.execution).toEqual({ priority: 7, max_attempts: 2 });
+    expect(r.metadata).toEqual({ name: 'a', labels: { team: 'x', retry_of: 'job-a' } });
+    expect(submitted.execution.idempotency_key).toBe('inspect-a'); // the original is not changed
+  });
+
+  it('keeps a deadline still ahead, and works without execution or metadata', () => {
+    const ahead = { ...submitted, execution: { deadline: '2027-01-01T00:00:00Z' } };
+    expect(retryEnvelope(ahead, now).execution).toEqual({ deadline: '2027-01-01T00:00:00Z' });
+    const bare = retryEnvelope({ job_id: 'b', operation: 'system.echo' }, now);
+    expect(bare.execution).toBeUndefined();
+    expect(bare.metadata).toEqual({ labels: { retry_of: 'b' } });
+    expect(() => retryEnvelope(null)).toThrow(/not an object/);
   });
 });

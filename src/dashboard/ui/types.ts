@@ -27,6 +27,8 @@ export interface JobStatusDoc {
   worker_id: string | null;
   progress: { phase: string; percent: number; message: string } | null;
   error?: JobError;
+  /** The disk image the job works on (`a → b` for a compare). */
+  image?: string;
 }
 
 export interface ListPage {

@@ -1,7 +1,9 @@
-// One job: status, progress timeline (live over its SSE stream), cancel, result or error.
+// One job: status, progress timeline (live over its SSE stream), cancel, result or error, the
+// attempts and the submitted envelope; a finished job can be retried as a new one or deleted.
 import { useState } from 'preact/hooks';
 import { api, ApiFailure, type SseMessage } from '../api.js';
 import { ErrorBox, Loading, ProgressBar, StatusBadge } from '../components/common.js';
+import { FinishedJobActions, SubmissionView } from '../components/job-admin.js';
 import { duration, time } from '../format.js';
 import { useApi, useEventStream } from '../hooks.js';
 import { href } from '../router.js';
@@ -78,13 +80,20 @@ export function JobPage({ id }: { id: string }) {
           <dt>Worker</dt>
           <dd class="mono">{j.worker_id ?? '—'}</dd>
         </dl>
-        <ProgressBar
-          percent={j.status === 'completed' ? 100 : (j.progress?.percent ?? 0)}
-          label="Job progress"
-        />
-        {j.progress && (
+        {j.image && (
+          <p>
+            Image <span class="mono">{j.image}</span>
+          </p>
+        )}
+        {!terminal && <ProgressBar percent={j.progress?.percent ?? 0} label="Job progress" />}
+        {!terminal && j.progress && (
           <p class="muted">
             {j.progress.phase}: {j.progress.message}
+          </p>
+        )}
+        {terminal && j.status !== 'completed' && j.progress && (
+          <p class="muted">
+            Stopped in {j.progress.phase} at {Math.round(j.progress.percent)}%
           </p>
         )}
         {!terminal && (
@@ -92,6 +101,7 @@ export function JobPage({ id }: { id: string }) {
             Cancel job
           </button>
         )}
+        {terminal && <FinishedJobActions job={j} />}
         {cancelMsg && <p role="status">{cancelMsg}</p>}
         {cancelErr && <ErrorBox error={cancelErr} title="Cancel refused" />}
       </div>
@@ -109,6 +119,7 @@ export function JobPage({ id }: { id: string }) {
           {result.data && <ResultView job={j} result={result.data.data} />}
         </section>
       )}
+      <SubmissionView id={id} status={j.status} />
     </>
   );
 }

@@ -1,4 +1,5 @@
-// Jobs list: filters, progress bars, ages; kept live by the all-jobs event stream.
+// Jobs list: filters, progress bars (how it ended, once finished), image, error code, ages; kept
+// live by the all-jobs event stream.
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiFailure, type SseMessage } from '../api.js';
 import { ErrorBox, ProgressBar, StatusBadge, TableWrap } from '../components/common.js';
@@ -133,6 +134,8 @@ export function JobsPage() {
                   <th scope="col">Operation</th>
                   <th scope="col">Status</th>
                   <th scope="col">Progress</th>
+                  <th scope="col">Image</th>
+                  <th scope="col">Error</th>
                   <th scope="col">Age</th>
                 </tr>
               </thead>
@@ -163,8 +166,32 @@ function withProgress(j: JobStatusDoc, e: ProgressEvent): JobStatusDoc {
   return { ...j, progress: { phase: e.phase, percent: e.progress_percent, message: e.message } };
 }
 
+/** Live jobs show their progress; finished ones how they ended, not a frozen partial bar. */
+function Progress({ job }: { job: JobStatusDoc }) {
+  if (job.status === 'completed') return <ProgressBar percent={100} label={`Progress of ${job.job_id}`} />;
+  if (TERMINAL.has(job.status)) {
+    return (
+      <span class={`small outcome-${job.status}`}>
+        {job.progress ? `stopped in ${job.progress.phase}` : 'did not start'}
+      </span>
+    );
+  }
+  return (
+    <div>
+      <ProgressBar percent={job.progress?.percent ?? 0} label={`Progress of ${job.job_id}`} />
+      {job.progress?.phase && <span class="small muted">{job.progress.phase}</span>}
+    </div>
+  );
+}
+
+/** The last path component is what tells images apart in a narrow column; the title has it all. */
+const shortImage = (image: string) =>
+  image
+    .split(' → ')
+    .map((p) => p.slice(p.lastIndexOf('/') + 1) || p)
+    .join(' → ');
+
 function JobRow({ job, now }: { job: JobStatusDoc; now: number }) {
-  const percent = job.status === 'completed' ? 100 : (job.progress?.percent ?? 0);
   return (
     <tr data-job-id={job.job_id} data-status={job.status}>
       <td data-label="Job">
@@ -181,10 +208,19 @@ function JobRow({ job, now }: { job: JobStatusDoc; now: number }) {
         </span>
       </td>
       <td data-label="Progress">
-        <div>
-          <ProgressBar percent={percent} label={`Progress of ${job.job_id}`} />
-          {job.progress?.phase && <span class="small muted">{job.progress.phase}</span>}
-        </div>
+        <Progress job={job} />
+      </td>
+      <td class="mono" data-label="Image" title={job.image}>
+        {job.image ? shortImage(job.image) : '—'}
+      </td>
+      <td data-label="Error">
+        {job.error ? (
+          <span class="error-code" title={job.error.message}>
+            {job.error.code}
+          </span>
+        ) : (
+          '—'
+        )}
       </td>
       <td title={job.submitted_at} data-label="Age">
         {age(job.submitted_at, now)}

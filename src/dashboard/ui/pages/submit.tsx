@@ -4,23 +4,7 @@ import { api, ApiFailure } from '../api.js';
 import { ErrorBox } from '../components/common.js';
 import { href } from '../router.js';
 import { DISK_FORMATS } from '../../../protocol/vocabulary.js';
-
-function newJobId(prefix: string): string {
-  const rand = crypto.getRandomValues(new Uint8Array(6));
-  return `${prefix}-${Date.now().toString(36)}-${[...rand].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
-}
-
-function envelope(operation: string, data: unknown, prefix: string) {
-  return {
-    version: '1.0',
-    job_id: newJobId(prefix),
-    created_at: new Date().toISOString(),
-    kind: 'VMOperation',
-    operation,
-    payload: { type: `${operation}.v1`, data },
-    metadata: { labels: { submitted_from: 'dashboard' } },
-  };
-}
+import { envelope } from '../envelopes.js';
 
 const echoTemplate = () =>
   JSON.stringify(
