@@ -10,7 +10,54 @@ export function formatForFile(name: string): DocumentFormat {
   return /\.ya?ml$/i.test(name) ? 'yaml' : 'json';
 }
 
+/**
+ * Budget on a parsed document's expanded size (#14): 99 YAML aliases of one 1 MB string passed the
+ * 2 MiB body limit and grew to a ~99 MB job (store, result, every JSON.stringify after). Real job
+ * documents are a few KiB.
+ */
+export const MAX_EXPANDED_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The size of `value` written out as JSON, with every alias (shared reference) counted each time it
+ * appears, stopping as soon as it passes `budget`. Iterative; visits each expanded node once, and
+ * the parser's alias limit keeps that count small.
+ */
+export function expandedSizeOver(value: unknown, budget: number): boolean {
+  let size = 0;
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v === 'string') size += v.length + 2;
+    else if (v === null || typeof v !== 'object') size += 8;
+    else if (Array.isArray(v)) {
+      size += 2 + v.length;
+      for (const item of v) stack.push(item);
+    } else {
+      for (const [k, item] of Object.entries(v)) {
+        size += k.length + 4;
+        stack.push(item);
+      }
+      size += 2;
+    }
+    if (size > budget) return true;
+  }
+  return false;
+}
+
+/** Parses a job document (JSON or YAML) and refuses one whose expanded size passes {@link MAX_EXPANDED_BYTES}. */
 export function parseJobText(text: string, format: DocumentFormat = 'json'): unknown {
+  const doc = parseText(text, format);
+  if (expandedSizeOver(doc, MAX_EXPANDED_BYTES)) {
+    throw new ValidationError(
+      `Job document too large: more than ${MAX_EXPANDED_BYTES} bytes once expanded` +
+        (format === 'yaml' ? ' (YAML aliases counted each time they are used)' : '') +
+        '; send large data by path, not inline',
+    );
+  }
+  return doc;
+}
+
+function parseText(text: string, format: DocumentFormat): unknown {
   const trimmed = text.replace(/^\uFEFF/, '');
   if (trimmed.trim() === '') throw new ValidationError('Malformed job document: the document is empty');
   if (format === 'json') {

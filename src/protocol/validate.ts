@@ -20,6 +20,10 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}
 const SEMVER = /^v?\d+(\.\d+){0,2}(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/;
 export const DEFAULT_TIMEOUT_SECONDS = 3600;
 export const LONG_TIMEOUT_SECONDS = 86_400;
+/** Upper bounds (#14): `timeout_seconds: 1e20` was accepted; a job is never meant to run a month. */
+export const MAX_TIMEOUT_SECONDS = 7 * 86_400;
+export const MAX_ATTEMPTS = 100;
+export const MAX_DISK_SIZE_GB = 1024 * 1024;
 
 const missing = (field: string): ValidationError =>
   new ValidationError(`Missing required field: ${field}`, { field });
@@ -76,6 +80,8 @@ function checkExecution(raw: unknown, warnings: string[]): ResolvedExecution {
   if (priority < 1 || priority > 10) throw invalid('execution.priority', `must be 1-10, got ${priority}`);
   const maxAttempts = optionalInt(ex, 'max_attempts', 'execution.max_attempts') ?? 1;
   if (maxAttempts < 1) throw invalid('execution.max_attempts', 'must be at least 1');
+  if (maxAttempts > MAX_ATTEMPTS)
+    throw invalid('execution.max_attempts', `must be at most ${MAX_ATTEMPTS}, got ${shown(maxAttempts)}`);
   const attempt = optionalInt(ex, 'attempt', 'execution.attempt') ?? 1;
   if (attempt < 1) throw invalid('execution.attempt', 'must be at least 1');
   if (attempt > maxAttempts) {
@@ -83,6 +89,12 @@ function checkExecution(raw: unknown, warnings: string[]): ResolvedExecution {
   }
   const timeout = optionalInt(ex, 'timeout_seconds', 'execution.timeout_seconds') ?? DEFAULT_TIMEOUT_SECONDS;
   if (timeout < 1) throw invalid('execution.timeout_seconds', `must be at least 1, got ${timeout}`);
+  if (timeout > MAX_TIMEOUT_SECONDS) {
+    throw invalid(
+      'execution.timeout_seconds',
+      `must be at most ${MAX_TIMEOUT_SECONDS} (7 days), got ${shown(timeout)}; split the work into shorter jobs`,
+    );
+  }
   if (timeout > LONG_TIMEOUT_SECONDS) {
     warnings.push(`execution.timeout_seconds is ${timeout} (more than a day)`);
   }
@@ -122,6 +134,10 @@ function checkExecution(raw: unknown, warnings: string[]): ResolvedExecution {
 function checkConstraints(raw: unknown): void {
   if (raw === undefined || raw === null) return;
   if (!isObject(raw)) throw invalid('constraints', 'must be an object');
+  const size = optionalInt(raw, 'maximum_disk_size_gb', 'constraints.maximum_disk_size_gb');
+  if (size !== undefined && (size < 0 || size > MAX_DISK_SIZE_GB)) {
+    throw invalid('constraints.maximum_disk_size_gb', `must be 0-${MAX_DISK_SIZE_GB}, got ${shown(size)}`);
+  }
   const v = raw.minimum_worker_version;
   if (v === undefined || v === null) return;
   if (typeof v !== 'string') throw invalid('constraints.minimum_worker_version', 'must be a string');
