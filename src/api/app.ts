@@ -110,8 +110,15 @@ export async function buildApi(worker: Worker, options: BuildApiOptions = {}): P
   const streams: StreamRegistry = new Set();
 
   // Query strings and params: ajv with coercion. Bodies are job envelopes, validated by the
-  // protocol rules (ordered messages of protocol §2) inside worker.submit, not by ajv.
-  const ajv = new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditional: false, strict: false });
+  // protocol rules (ordered messages of protocol §2) inside worker.submit, not by ajv. Every
+  // problem of a query is reported at once (small, bounded inputs: allErrors costs nothing here).
+  const ajv = new Ajv({
+    coerceTypes: 'array',
+    useDefaults: true,
+    removeAdditional: false,
+    strict: false,
+    allErrors: true,
+  });
   app.setValidatorCompiler(({ schema, httpPart }) =>
     httpPart === 'body' ? () => true : ajv.compile(schema as object),
   );

@@ -5,6 +5,7 @@ import type { FastifyError, FastifyReply } from 'fastify';
 import { isWorkerError } from '../protocol/errors.js';
 import { httpStatusFor } from '../worker/types.js';
 import type { ErrorBody } from './schemas.js';
+import { validationMessage, type SchemaError } from './validation-message.js';
 
 /** Codes only the HTTP layer uses (on top of the worker's ErrorCode). */
 export type HttpErrorCode =
@@ -47,9 +48,11 @@ export function mapError(err: unknown): MappedError {
   if (fe.validation) {
     return {
       status: 400,
-      body: body('VALIDATION_ERROR', `Invalid request: ${fe.message ?? 'validation failed'}`, {
-        location: fe.validationContext,
-      }),
+      body: body(
+        'VALIDATION_ERROR',
+        `Invalid request: ${validationMessage(fe.validationContext, fe.validation as SchemaError[])}`,
+        { location: fe.validationContext },
+      ),
     };
   }
   switch (fe.code) {

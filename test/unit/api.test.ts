@@ -10,6 +10,7 @@ import { bearerMatches } from '../../src/api/auth.js';
 import * as S from '../../src/api/schemas.js';
 import { echoJob, JobBuilder } from '../../src/protocol/builder.js';
 import { OPERATION_NAMES, OPERATION_PAYLOADS } from '../../src/protocol/payloads/index.js';
+import { JOB_STATUSES } from '../../src/protocol/vocabulary.js';
 import { createWorker, type LocalWorker } from '../../src/worker/worker.js';
 
 FormatRegistry.Set('date-time', (v) => /^\d{4}-\d\d-\d\dT/.test(v) && !Number.isNaN(Date.parse(v)));
@@ -270,6 +271,19 @@ describe('job routes', () => {
     await call({ method: 'DELETE', url: `/api/v1/jobs/${job.job_id}/record` }, 404);
     // Its idempotency key is free again: the same document is a new job.
     await call(post(job), 201);
+  });
+
+  it('says what is wrong with a query once per problem, with the allowed values once', async () => {
+    const weird = await call({ method: 'GET', url: '/api/v1/jobs?status=weird' }, 400);
+    expect(weird.body).toMatchObject({ error: 'VALIDATION_ERROR', details: { location: 'querystring' } });
+    expect(weird.body.message).toBe(
+      `Invalid request: query parameter 'status' must be one of: ${JOB_STATUSES.join(', ')}`,
+    );
+    const two = await call({ method: 'GET', url: '/api/v1/jobs?status=weird&limit=5000' }, 400);
+    expect(two.body.message).toBe(
+      `Invalid request: query parameter 'status' must be one of: ${JOB_STATUSES.join(', ')}; ` +
+        "query parameter 'limit' must be <= 1000",
+    );
   });
 
   it('answers unknown and invalid ids, unknown routes and wrong methods with the envelope', async () => {
