@@ -5,6 +5,7 @@ import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { probeImage } from './appliance/probe.js';
 import { GuestfsActions, type RawActions } from './generated/actions.js';
 import { guestfsAddon } from './native.js';
 
@@ -56,6 +57,21 @@ export interface GuestfsOptions {
   network?: boolean;
 }
 
+/** Options of {@link Guestfs.open}: the handle's, and whether the drives are probed first. */
+export interface GuestfsOpenOptions extends GuestfsOptions {
+  /**
+   * Default true: each drive is probed before libguestfs sees it, as the worker does before a
+   * launch (`qemu-img info` in a child process, never libguestfs' own format probing): the
+   * detected format is passed on, and an image that cannot work is refused with a coded
+   * `LibraryError` (`ApplianceError`) before any appliance starts: IMAGE_NOT_FOUND,
+   * VALIDATION_ERROR (a directory, a FIFO), UNSUPPORTED_IMAGE_FORMAT (declared format is not the
+   * detected one, or one the worker does not open), PATH_NOT_ALLOWED (backing file, external data
+   * file or extent: the image reads other files), APPLIANCE_ERROR (corrupt metadata, no qemu-img).
+   * false: the drives go to libguestfs as given.
+   */
+  probe?: boolean;
+}
+
 /** Events a handle emits (names as libguestfs has them). */
 export interface GuestfsEventMap {
   progress: [{ position: number; total: number }];
@@ -74,7 +90,8 @@ export type GuestfsEventName = keyof GuestfsEventMap;
 /** One disk for {@link Guestfs.open}. */
 export interface DriveSpec {
   path: string;
-  /** `raw`, `qcow2`…: give it for untrusted images (format probing is a known security hole). */
+  /** `raw`, `qcow2`…: checked against the detected format by open(); give it for untrusted images
+   * (libguestfs' own format probing, used by addDrive without one, is a known security hole). */
   format?: string;
   /** Default true: writes go to a throw-away overlay. */
   readonly?: boolean;
@@ -223,16 +240,30 @@ export class Guestfs extends GuestfsActions implements AsyncDisposable {
     return g;
   }
 
-  /** Creates a handle, adds the drives (read-only unless told otherwise) and launches. */
+  /**
+   * Probes the drives (see {@link GuestfsOpenOptions.probe}), creates a handle, adds them
+   * (read-only unless told otherwise) and launches.
+   */
   static async open(
     drives: string | DriveSpec | readonly (string | DriveSpec)[],
-    options: GuestfsOptions = {},
+    options: GuestfsOpenOptions = {},
   ): Promise<Guestfs> {
-    const list = (Array.isArray(drives) ? drives : [drives]) as (string | DriveSpec)[];
-    const g = new Guestfs(options);
+    const { probe = true, ...handleOptions } = options;
+    const specs = ((Array.isArray(drives) ? drives : [drives]) as (string | DriveSpec)[]).map((d) =>
+      typeof d === 'string' ? { path: d } : d,
+    );
+    const list: DriveSpec[] = [];
+    for (const spec of specs) {
+      if (!probe) {
+        list.push(spec);
+        continue;
+      }
+      const probed = await probeImage({ path: spec.path, ...(spec.format ? { format: spec.format } : {}) });
+      list.push({ ...spec, path: probed.path, format: probed.format });
+    }
+    const g = new Guestfs(handleOptions);
     try {
-      for (const d of list) {
-        const spec = typeof d === 'string' ? { path: d } : d;
+      for (const spec of list) {
         await g.addDrive(spec.path, {
           readonly: spec.readonly ?? true,
           ...(spec.format ? { format: spec.format } : {}),

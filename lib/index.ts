@@ -8,6 +8,7 @@ export {
   GuestfsActions,
   GUESTFS_ACTIONS,
   type GuestfsOptions,
+  type GuestfsOpenOptions,
   type GuestfsEventMap,
   type GuestfsEventName,
   type DriveSpec,

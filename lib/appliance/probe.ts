@@ -1,6 +1,7 @@
 // Image probing: what a drive is before it reaches an appliance (qemu-img, never libguestfs).
 import { DISK_FORMATS } from '../vocabulary.js';
 import { execFile } from 'node:child_process';
+import { stat } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import { promisify } from 'node:util';
 import { ApplianceError } from './errors.js';
@@ -58,6 +59,24 @@ async function checkImage(given: string, path: string, format: string): Promise<
  */
 export async function probeImage(drive: DriveRequest): Promise<ProbedDrive> {
   const path = resolvePath(drive.path);
+  // What qemu-img would make of a directory is a message for qemu developers, and a FIFO would
+  // block it: say what is wrong before it runs.
+  const st = await stat(path).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT' || err.code === 'ENOTDIR')
+      throw new ApplianceError('IMAGE_NOT_FOUND', `Image not found: ${drive.path}`, { details: { path } });
+    throw new ApplianceError('APPLIANCE_ERROR', `Cannot read ${drive.path}: ${err.message}`, {
+      details: { path },
+      cause: err,
+    });
+  });
+  if (!st.isFile() && !st.isBlockDevice()) {
+    const kind = st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : 'a device or socket';
+    throw new ApplianceError(
+      'VALIDATION_ERROR',
+      `Image ${drive.path} is ${kind}; only regular files and block devices are read`,
+      { details: { path } },
+    );
+  }
   let info: QemuImgInfo;
   try {
     const { stdout } = await execFileP('qemu-img', ['info', '--output=json', '-U', path], {
