@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import type { JobErrorInfo } from '../protocol/errors.js';
 import { isTerminal, type JobStatus, type ProgressEvent, type ResultDocument } from '../protocol/schema.js';
 import { JOB_STATUSES } from '../protocol/vocabulary.js';
+import { invalidCursor } from '../store/sqlite.js';
 import type {
   CreateOutcome,
   JobRecord,
@@ -286,7 +287,8 @@ export class RedisJobStore implements JobStore {
 
   async list(query: ListQuery): Promise<StoreListPage> {
     const limit = Math.min(1000, Math.max(1, query.limit ?? 100));
-    const max = query.cursor && /^\d+$/.test(query.cursor) ? `(${query.cursor}` : '+inf';
+    if (query.cursor && !/^\d+$/.test(query.cursor)) throw invalidCursor(query.cursor);
+    const max = query.cursor ? `(${query.cursor}` : '+inf';
     const index = query.operation
       ? `${this.p}op:${query.operation}`
       : `${this.p}${query.status ? `st:${query.status}` : 'jobs'}`;

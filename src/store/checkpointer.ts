@@ -28,6 +28,7 @@ const walStamp = () => {
   }
 };
 let checkpointed = '';
+let failing = false;
 const checkpoint = (force) => {
   const stamp = walStamp();
   if (!force && stamp === checkpointed) return;
@@ -43,7 +44,11 @@ const checkpoint = (force) => {
       db.pragma('wal_checkpoint(TRUNCATE)');
     }
     checkpointed = stamp;
+    // A success after failures (disk full, then space freed) clears the error health reports.
+    if (failing) parentPort.postMessage({ ok: true });
+    failing = false;
   } catch (err) {
+    failing = true;
     parentPort.postMessage({ error: String(err && err.message || err) });
   } finally {
     if (db) db.close();
@@ -68,7 +73,10 @@ export class WalCheckpointer {
       eval: true,
       workerData: { driver, path, intervalMs, walLimitBytes },
     });
-    this.worker.on('message', (m: { error?: string }) => (this.lastError = m.error));
+    this.worker.on(
+      'message',
+      (m: { error?: string; ok?: boolean }) => (this.lastError = m.ok ? undefined : m.error),
+    );
     this.worker.on('error', (err) => (this.lastError = err.message));
     this.worker.unref();
   }

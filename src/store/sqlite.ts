@@ -10,7 +10,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { JobErrorInfo } from '../protocol/errors.js';
+import { ValidationError, WorkerError, type JobErrorInfo } from '../protocol/errors.js';
 import { WalCheckpointer } from './checkpointer.js';
 import {
   TERMINAL_STATUSES,
@@ -141,6 +141,44 @@ export function decodeCursor(cursor: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
+/** A list cursor that is not one this store handed out: a 400 with what to do. */
+export function invalidCursor(cursor: string): ValidationError {
+  return new ValidationError(
+    `Invalid cursor '${cursor.slice(0, 64)}': use the next_cursor of a previous page, or omit it for the first page`,
+    { field: 'cursor' },
+  );
+}
+
+/**
+ * Opens the database and checks it (PRAGMA quick_check). A damaged store used to start "healthy":
+ * submissions got 201, jobs stayed pending forever and the list answered 500. Now the worker stops
+ * at start with a message naming the file and what to do.
+ */
+function openChecked(path: string): Database.Database {
+  let db: Database.Database | undefined;
+  let problem: string;
+  try {
+    db = new Database(path);
+    db.pragma('busy_timeout = 5000');
+    const rows = db.pragma('quick_check') as { quick_check: string }[];
+    if (rows.length === 1 && rows[0].quick_check === 'ok') return db;
+    problem = rows
+      .slice(0, 3)
+      .map((r) => r.quick_check)
+      .join('; ');
+  } catch (err) {
+    problem = (err as Error).message;
+  }
+  db?.close();
+  throw new WorkerError(
+    'WORKER_UNAVAILABLE',
+    `The job store ${path} is damaged (${problem}). Stop every worker using it, then restore it from a ` +
+      `backup, or move it aside (the worker starts with an empty store) and recover what you can with ` +
+      `sqlite3 ${path} .recover`,
+    { details: { path, problem } },
+  );
+}
+
 export class SqliteStore implements JobStore {
   readonly kind = 'sqlite';
   private db: Database.Database | undefined;
@@ -160,7 +198,7 @@ export class SqliteStore implements JobStore {
   async open(): Promise<void> {
     if (this.db) return;
     if (this.options.path !== ':memory:') mkdirSync(dirname(this.options.path), { recursive: true });
-    const db = new Database(this.options.path);
+    const db = this.options.path === ':memory:' ? new Database(':memory:') : openChecked(this.options.path);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 5000');
@@ -463,6 +501,8 @@ export class SqliteStore implements JobStore {
     const filter = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const total = (this.sql(`SELECT COUNT(*) AS n FROM jobs ${filter}`).get(...params) as { n: number }).n;
     const cursorSeq = query.cursor ? decodeCursor(query.cursor) : undefined;
+    // A cursor that does not decode used to give page one silently: say so instead (#14).
+    if (query.cursor && cursorSeq === undefined) throw invalidCursor(query.cursor);
     const pageWhere = [...where];
     const pageParams = [...params];
     if (cursorSeq !== undefined) {
