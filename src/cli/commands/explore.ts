@@ -88,8 +88,13 @@ async function explore(
   }
   try {
     if (!script) {
-      process.stderr.write(`guestkit-worker explore: the files view is not built yet; use --ls ${path}\n`);
-      return 2;
+      // A person is at this terminal (checked above): Ink must draw every frame even when the
+      // environment says CI, where it would otherwise draw only the last one, at exit.
+      delete process.env.CI;
+      delete process.env.CONTINUOUS_INTEGRATION;
+      const { runFilesView } = await import('../explore/tui.js');
+      await runFilesView(source, path);
+      return 0;
     }
     return await runScript(source, options);
   } catch (err) {
