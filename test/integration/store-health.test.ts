@@ -149,8 +149,6 @@ describe('store health', () => {
       }
       const res = await fetch(`${url}/api/v1/jobs?limit=2&cursor=eDEyMw`);
       expect(((await res.json()) as { message: string }).message).toMatch(/Invalid cursor.*next_cursor/);
-      {
-      }
     });
   });
 });
