@@ -87,6 +87,7 @@ export interface ExploreSessionsOptions {
 }
 
 export interface ExploreSessionEvents {
+  opened: [id: string];
   closed: [id: string, reason: 'closed' | 'expired' | 'shutdown' | 'appliance'];
 }
 
@@ -167,6 +168,7 @@ export class ExploreSessions extends EventEmitter<ExploreSessionEvents> {
               this.#sessions.set(opened.id, opened);
               opened.arm(this.ttlMs, () => this.#end(opened!.id, 'expired'));
               this.#log?.info({ session: opened.id, image: prepared.path }, 'explore session opened');
+              this.emit('opened', opened.id);
               resolve(opened);
               await Promise.race([ended, new Promise((r) => lease.signal.addEventListener('abort', r))]);
               await explorer.close().catch(() => undefined);

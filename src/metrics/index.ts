@@ -6,6 +6,7 @@ import type { WorkerConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Worker } from '../worker/types.js';
 import { createWorkerMetrics, type WorkerMetrics, type WorkerMetricsOptions } from './registry.js';
+export { EXPLORE_METRIC_NAMES } from './explore.js';
 
 export {
   createWorkerMetrics,

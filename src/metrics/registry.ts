@@ -3,6 +3,8 @@
 // Gauges of queue state are *set* from the worker's `queue` event, never inc/dec'd, so they cannot
 // drift; cpu and memory are sampled at scrape time.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ExploreSessions } from '../explore/sessions.js';
+import { registerExploreMetrics } from './explore.js';
 import type {
   ChecksumEvent,
   DiskIoEvent,
@@ -37,6 +39,8 @@ export interface WorkerMetricsOptions {
   registry?: Registry;
   /** Also export Node's default process metrics (prefixed `guestkit_process_`). Default false. */
   defaultMetrics?: boolean;
+  /** Explore sessions to report on (guestkit_explore_*); none by default. */
+  explore?: ExploreSessions;
 }
 
 export interface WorkerMetrics {
@@ -177,6 +181,7 @@ export function createWorkerMetrics(worker: Worker, options: WorkerMetricsOption
   worker.on('disk:io', listeners['disk:io']);
   worker.on('transport:fetch', listeners['transport:fetch']);
   worker.on('transport:error', listeners['transport:error']);
+  const detachExplore = options.explore ? registerExploreMetrics(registry, options.explore) : undefined;
 
   return {
     registry,
@@ -190,6 +195,7 @@ export function createWorkerMetrics(worker: Worker, options: WorkerMetricsOption
       worker.off('disk:io', listeners['disk:io']);
       worker.off('transport:fetch', listeners['transport:fetch']);
       worker.off('transport:error', listeners['transport:error']);
+      detachExplore?.();
     },
   };
 }

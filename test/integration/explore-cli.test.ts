@@ -1,12 +1,12 @@
 // `guestkit-worker explore` script forms, run as the compiled CLI on real appliances: locally (one
 // invocation, one launch, every option) and through a real daemon (--api-url, one launch), whose
-// session is closed when the command ends.
+// session is closed when the command ends (and counted in its metrics).
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildExploreImages, type ExploreImages } from '../explore/fixture.js';
-import { buildDist, cleanupDist, cli, startDaemon, type Daemon } from './api-helpers.js';
+import { buildDist, cleanupDist, cli, sample, startDaemon, type Daemon } from './api-helpers.js';
 import { qemuChildren } from './qemu-children.js';
 
 let dir: string;
@@ -88,5 +88,18 @@ describe('guestkit-worker explore (script forms)', () => {
     expect(r.stdout).toContain('PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"');
     // DELETE ran: the daemon's session is gone, and its appliance with it.
     expect(daemon.log()).toMatch(/"reason":"closed"[^\n]*explore session closed/);
+    // The daemon's metrics count it: one opened (the refused image never was), one closed, none left.
+    // The appliance is killed after DELETE answers: wait (bounded) for the gauge to reach 0.
+    const scrape = async () => (await fetch(`${daemon!.metricsUrl}/metrics`)).text();
+    let m = await scrape();
+    for (let i = 0; i < 300 && sample(m, 'guestkit_explore_appliances') !== 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      m = await scrape();
+    }
+    expect(sample(m, 'guestkit_explore_sessions_opened_total')).toBe(1);
+    expect(sample(m, 'guestkit_explore_sessions_closed_total', { reason: 'closed' })).toBe(1);
+    expect(m).toMatch(/^guestkit_explore_sessions_closed_total\{reason="expired"\} 0$/m);
+    expect(m).toMatch(/^guestkit_explore_sessions 0$/m);
+    expect(m).toMatch(/^guestkit_explore_appliances 0$/m);
   });
 });

@@ -5,6 +5,7 @@ import { Command, Option } from 'commander';
 import { startApi, type ServerHandle } from '../../api/index.js';
 import { checkRootsPolicy, resolveConfig, type WorkerConfig, type WorkerConfigInput } from '../../config.js';
 import { createLogger, type Logger } from '../../logger.js';
+import { ExploreSessions } from '../../explore/sessions.js';
 import { startMetrics } from '../../metrics/index.js';
 import { WorkerError } from '../../protocol/errors.js';
 import { FileTransport } from '../../transports/file/index.js';
@@ -119,14 +120,16 @@ export async function runDaemon(config: WorkerConfig, logger: Logger): Promise<n
     return 0;
   }
 
+  // One set of explore sessions, served by the API and reported by the metrics.
+  const explore = new ExploreSessions({ config, logger });
   // Metrics first so they observe everything from the first job on.
   if (config.metrics.enabled) {
-    const m = await startMetrics(worker, config, logger);
+    const m = await startMetrics(worker, config, logger, { defaultMetrics: true, explore });
     if (m) servers.push(m);
   }
   await worker.start();
   if (config.api.enabled) {
-    const a = await startApi(worker, config, logger);
+    const a = await startApi(worker, config, logger, { explore });
     if (a) servers.push(a);
   }
   await transport?.start();
@@ -160,6 +163,7 @@ export async function runDaemon(config: WorkerConfig, logger: Logger): Promise<n
   await transport?.stop();
   for (const s of servers)
     await s.close().catch((err: unknown) => logger.warn({ err }, 'server close failed'));
+  await explore.closeAll();
   logger.info('daemon stopped');
   return 0;
 }
