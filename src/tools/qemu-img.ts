@@ -156,6 +156,33 @@ export async function imageInfo(path: string, options: InfoOptions = {}): Promis
   return toInfo(JSON.parse(stdout) as RawInfo);
 }
 
+/** `qemu-img measure`: bytes a conversion to `targetFormat` needs, sparse and fully allocated. */
+export interface Measure {
+  /** With zero runs left as holes (the default convert). */
+  required: number;
+  /** Every byte written (`-S 0`). */
+  fullyAllocated: number;
+}
+
+/** `qemu-img measure --output=json -O <targetFormat>` of `source` (a path or a pinned json: name). */
+export async function measureImage(
+  source: string,
+  targetFormat: string,
+  options: RunOptions & { sourceFormat?: string } = {},
+): Promise<Measure> {
+  const args = [
+    'measure',
+    '--output=json',
+    ...(options.sourceFormat ? ['-f', options.sourceFormat] : []),
+    '-O',
+    targetFormat,
+    source,
+  ];
+  const { stdout } = await runQemuImg(args, options);
+  const raw = JSON.parse(stdout) as { required: number; 'fully-allocated': number };
+  return { required: raw.required, fullyAllocated: raw['fully-allocated'] };
+}
+
 /** The image and every backing file under it, top first (`info --backing-chain`). */
 export async function backingChain(path: string, options: InfoOptions = {}): Promise<ImageInfo[]> {
   const args = [

@@ -3,7 +3,7 @@
 // mid-way leaves no partial file and no qemu-img process; existing targets are refused; the
 // older flat payload form. No appliance launches.
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -35,7 +35,11 @@ interface ConvertData {
 
 beforeAll(async () => {
   fixtures = await getFixtures(['debian-like', 'rhel-like', 'debian-like-vmdk', 'ubuntu-like-vdi']);
-  tw = await startTestWorker({ maxConcurrent: 2 }, new HandlerRegistry().register(convertHandler));
+  tw = await startTestWorker(
+    // Room for the free-space test's image, whose virtual size passes the disk's free space.
+    { maxConcurrent: 2, maxDiskSizeGb: 1024 * 1024 },
+    new HandlerRegistry().register(convertHandler),
+  );
 });
 
 afterAll(async () => {
@@ -131,6 +135,35 @@ describe('guestkit.convert', () => {
     }
     expect(sizes.false).toBeGreaterThanOrEqual(fx.facts.virtualSizeBytes);
     expect(sizes.true).toBeLessThan(fx.facts.virtualSizeBytes / 2);
+  });
+
+  it('refuses a conversion whose worst case does not fit the free space, writing nothing (#14, medium)', async () => {
+    // A few hundred KB of qcow2 whose virtual size is past the free space of the target's filesystem.
+    const fsInfo = await statfs(tw.dir);
+    const free = fsInfo.bavail * fsInfo.bsize;
+    const gib = Math.ceil(free / 1024 ** 3) + 16;
+    const image = join(tw.dir, 'huge-virtual.qcow2');
+    await execFileP('qemu-img', ['create', '-q', '-f', 'qcow2', image, `${gib}G`]);
+    expect((await stat(image)).size).toBeLessThan(1024 * 1024);
+    const target = join(tw.dir, 'huge-virtual.raw');
+    const r = await run({
+      source: { path: image },
+      target: { path: target, format: 'raw' },
+      options: { preserve_sparse: false },
+    });
+    expect(r.error?.code).toBe('VALIDATION_ERROR');
+    expect(r.error?.message).toMatch(
+      /Not enough free space.*preserve_sparse false.*keep preserve_sparse true/,
+    );
+    expect(await readdir(tw.dir)).not.toContain('huge-virtual.raw');
+    expect((await readdir(tw.dir)).filter((f) => f.includes('huge-virtual.raw'))).toEqual([]);
+    // The same image with holes kept needs only its metadata: it converts.
+    const sparse = await run({
+      source: { path: image },
+      target: { path: join(tw.dir, 'huge-virtual-sparse.qcow2'), format: 'qcow2' },
+      options: { preserve_sparse: true, verify_after_convert: false },
+    });
+    expect(sparse.status, JSON.stringify(sparse.error)).toBe('completed');
   });
 
   it('refuses an existing target and leaves it untouched', async () => {
