@@ -7,6 +7,9 @@ import type { InspectReport } from '../../src/dashboard/ui/report-types.js';
 import { href, parseRoute } from '../../src/dashboard/ui/routes.js';
 import { parseSseBlock } from '../../src/dashboard/ui/sse.js';
 import { retryEnvelope } from '../../src/dashboard/ui/envelopes.js';
+import { buildData, FormError, formFields } from '../../src/dashboard/ui/schema-form.js';
+import { OPERATION_PAYLOADS, PROFILE_NAMES } from '../../src/protocol/payloads/index.js';
+import { Ajv } from 'ajv';
 
 describe('dashboard routes', () => {
   it('maps hashes to pages and back', () => {
@@ -155,5 +158,66 @@ describe('retry envelopes', () => {
     expect(bare.execution).toBeUndefined();
     expect(bare.metadata).toEqual({ labels: { retry_of: 'b' } });
     expect(() => retryEnvelope(null)).toThrow(/not an object/);
+  });
+});
+
+describe('submit forms from the payload schemas', () => {
+  it('turns every operation schema into fields; required ones are those the schema requires', () => {
+    for (const [op, { schema }] of Object.entries(OPERATION_PAYLOADS)) {
+      const fields = formFields(schema);
+      expect(fields.length, op).toBeGreaterThan(0);
+    }
+    const profile = formFields(OPERATION_PAYLOADS['guestkit.profile'].schema);
+    const byKey = Object.fromEntries(profile.map((f) => [f.key, f]));
+    expect(byKey['image.path']).toMatchObject({ kind: 'text', required: true });
+    expect(byKey['image.format']).toMatchObject({ kind: 'enum', required: false });
+    expect(byKey['image.format'].options).toContain('qcow2');
+    expect(byKey.profiles).toMatchObject({ kind: 'multi', options: [...PROFILE_NAMES] });
+    expect(byKey['options.severity_threshold']).toMatchObject({ kind: 'enum', default: 'info' });
+    expect(byKey['options.fail_on_critical']).toMatchObject({
+      kind: 'flag',
+      default: false,
+      required: false,
+    });
+    expect(byKey['output.include_remediation']).toMatchObject({ kind: 'flag' });
+    // Convert: the current form (source/target), not the older flat one.
+    const convert = formFields(OPERATION_PAYLOADS['guestkit.convert'].schema).map((f) => f.key);
+    expect(convert).toEqual(expect.arrayContaining(['source.path', 'target.path', 'target.format']));
+    expect(convert).not.toContain('target_format');
+    const repair = Object.fromEntries(
+      formFields(OPERATION_PAYLOADS['guestkit.repair'].schema).map((f) => [f.key, f]),
+    );
+    expect(repair.min_score).toMatchObject({ kind: 'number', integer: false, min: 0, max: 100 });
+    // Echo takes any JSON: one field for the whole payload.data.
+    expect(formFields(OPERATION_PAYLOADS['system.echo'].schema)).toMatchObject([{ key: '', kind: 'json' }]);
+  });
+
+  it('builds payload.data from what was typed, leaving empty fields to the defaults', () => {
+    const fields = formFields(OPERATION_PAYLOADS['guestkit.profile'].schema);
+    const data = buildData(fields, {
+      'image.path': ' /vms/a.img ',
+      'image.format': '',
+      profiles: ['security'],
+      'options.fail_on_critical': 'true',
+      'options.include_remediation': '',
+      'output.include_remediation': 'false',
+    });
+    expect(data).toEqual({
+      image: { path: '/vms/a.img' },
+      profiles: ['security'],
+      options: { fail_on_critical: true },
+      output: { include_remediation: false },
+    });
+    const ajv = new Ajv({ strict: false });
+    expect(ajv.validate(OPERATION_PAYLOADS['guestkit.profile'].schema, data), ajv.errorsText()).toBe(true);
+    expect(() => buildData(fields, {})).toThrow(new FormError('image.path is required'));
+    const repair = formFields(OPERATION_PAYLOADS['guestkit.repair'].schema);
+    expect(() => buildData(repair, { 'image.path': '/a', min_score: 'x' })).toThrow(
+      /min_score must be a number/,
+    );
+    const echoFields = formFields(OPERATION_PAYLOADS['system.echo'].schema);
+    expect(buildData(echoFields, { '': '{"message": "hi"}' })).toEqual({ message: 'hi' });
+    expect(buildData(echoFields, {})).toEqual({});
+    expect(() => buildData(echoFields, { '': '{' })).toThrow(/payload.data is not valid JSON/);
   });
 });

@@ -1,7 +1,10 @@
-// Submit a job: a JSON envelope (prefilled with an echo job) or the quick inspect form.
+// Submit a job: a JSON envelope (prefilled with an echo job), the quick inspect form, or the form
+// of any operation generated from its payload schema.
 import { useState } from 'preact/hooks';
 import { api, ApiFailure } from '../api.js';
 import { ErrorBox } from '../components/common.js';
+import { OperationForm } from '../components/operation-form.js';
+import { useApi } from '../hooks.js';
 import { href } from '../router.js';
 import { DISK_FORMATS } from '../../../protocol/vocabulary.js';
 import { envelope } from '../envelopes.js';
@@ -29,6 +32,7 @@ export function SubmitPage() {
   const [image, setImage] = useState('');
   const [format, setFormat] = useState('');
   const [inspectError, setInspectError] = useState<ApiFailure>();
+  const caps = useApi<{ operations: string[] }>('/api/v1/capabilities');
 
   const submitJson = (e: Event) => {
     e.preventDefault();
@@ -95,6 +99,7 @@ export function SubmitPage() {
           {inspectError && <ErrorBox error={inspectError} title="Submission refused" />}
         </form>
       </div>
+      <OperationForm operations={caps.data?.operations} />
     </>
   );
 }
