@@ -78,7 +78,12 @@ export interface WorkerConfig {
   store: StoreKind;
   maxConcurrent: number;
   logLevel: LogLevel;
-  metrics: ListenAddress;
+  /**
+   * The metrics server: the API's bind policy (loopback without a token unless --insecure-no-auth);
+   * `requireToken` (--metrics-require-token, GUESTKIT_METRICS_REQUIRE_TOKEN=1) makes /metrics ask
+   * for the API token too (its /health stays open for probes).
+   */
+  metrics: ListenAddress & { requireToken: boolean };
   api: ListenAddress & {
     token: string | undefined;
     bodyLimitBytes: number;
@@ -132,7 +137,7 @@ export interface WorkerConfig {
 export type WorkerConfigInput = Partial<
   Omit<WorkerConfig, 'metrics' | 'api' | 'retry' | 'redis' | 'appliance' | 'explore'> & {
     explore: Partial<ExploreConfig>;
-    metrics: Partial<ListenAddress>;
+    metrics: Partial<ListenAddress & { requireToken: boolean }>;
     api: Partial<WorkerConfig['api']>;
     retry: Partial<WorkerConfig['retry']>;
     redis: Partial<RedisTuning>;
@@ -319,24 +324,26 @@ export function clientSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): {
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
 /**
- * The API's bind policy, in one place: without a token it listens on 127.0.0.1 unless told
- * otherwise with `insecureNoAuth` (`--insecure-no-auth`, GUESTKIT_INSECURE_NO_AUTH=1). A non-loopback
- * address asked for explicitly without either is a usage error, never a silent open API.
+ * The bind policy of the API and the metrics server, in one place: without a token they listen on
+ * 127.0.0.1 unless told otherwise with `insecureNoAuth` (`--insecure-no-auth`,
+ * GUESTKIT_INSECURE_NO_AUTH=1). A non-loopback address asked for explicitly without either is a
+ * usage error, never a silent open port. Returns undefined for "the default of a protected server".
  */
-function apiBindPolicy(
+function bindPolicy(
   addr: string | undefined,
   token: string | undefined,
   insecureNoAuth: boolean,
   what: string,
+  server: { name: string; port: number },
 ): string | undefined {
   if (token || insecureNoAuth) return addr;
-  if (addr === undefined) return '127.0.0.1:8080';
+  if (addr === undefined) return `127.0.0.1:${server.port}`;
   const { host } = parseAddress(addr, what);
   if (!LOOPBACK.test(host)) {
     throw new WorkerError(
       'VALIDATION_ERROR',
-      `Refusing to serve the API on ${addr} without a token: set --api-token (GUESTKIT_API_TOKEN), ` +
-        'bind to 127.0.0.1, or pass --insecure-no-auth to serve it unauthenticated',
+      `Refusing to serve ${server.name} on ${addr} without a token: set --api-token (GUESTKIT_API_TOKEN), ` +
+        `bind to 127.0.0.1, or pass --insecure-no-auth to serve it unauthenticated`,
     );
   }
   return addr;
@@ -409,12 +416,29 @@ export function resolveConfig(
   const apiToken = input.api?.token ?? e.str('GUESTKIT_API_TOKEN');
   const insecureNoAuth = input.api?.insecureNoAuth ?? e.bool('GUESTKIT_INSECURE_NO_AUTH') ?? false;
   const envApiAddr = e.str('GUESTKIT_API_ADDR');
-  const apiAddr = apiBindPolicy(
+  const apiAddr = bindPolicy(
     input.api?.addr ?? envApiAddr,
     apiToken,
     insecureNoAuth,
     input.api?.addr === undefined && envApiAddr !== undefined ? 'GUESTKIT_API_ADDR' : 'API',
+    { name: 'the API', port: 8080 },
   );
+  const envMetricsAddr = e.str('GUESTKIT_METRICS_ADDR');
+  const metricsAddr = bindPolicy(
+    input.metrics?.addr ?? envMetricsAddr,
+    apiToken,
+    insecureNoAuth,
+    input.metrics?.addr === undefined && envMetricsAddr !== undefined ? 'GUESTKIT_METRICS_ADDR' : 'metrics',
+    { name: 'metrics', port: 9090 },
+  );
+  const metricsRequireToken =
+    input.metrics?.requireToken ?? e.bool('GUESTKIT_METRICS_REQUIRE_TOKEN') ?? false;
+  if (metricsRequireToken && !apiToken) {
+    throw new WorkerError(
+      'VALIDATION_ERROR',
+      'GUESTKIT_METRICS_REQUIRE_TOKEN (--metrics-require-token) needs the API token: set --api-token (GUESTKIT_API_TOKEN)',
+    );
+  }
   const retention =
     input.retentionSeconds !== undefined ? input.retentionSeconds : e.int('GUESTKIT_RETENTION_SECONDS', 1);
 
@@ -432,7 +456,16 @@ export function resolveConfig(
       'max concurrent jobs',
     ),
     logLevel,
-    metrics: listen(input.metrics, e, 'GUESTKIT_METRICS', '0.0.0.0:9090', 'metrics'),
+    metrics: {
+      ...listen(
+        input.metrics?.host !== undefined ? input.metrics : { ...input.metrics, addr: metricsAddr },
+        e,
+        'GUESTKIT_METRICS',
+        '0.0.0.0:9090',
+        'metrics',
+      ),
+      requireToken: metricsRequireToken,
+    },
     api: {
       ...listen(
         input.api?.host !== undefined ? input.api : { ...input.api, addr: apiAddr },

@@ -1,6 +1,8 @@
 // Metrics server on its own address (`--metrics-addr`): `GET /metrics` (Prometheus text) and
 // `GET /health`. Plain node:http — two routes do not need a framework, and scrapes stay cheap.
+import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
+import { bearerMatches } from '../api/auth.js';
 import type { ServerHandle } from '../api/index.js';
 import type { WorkerConfig } from '../config.js';
 import type { Logger } from '../logger.js';
@@ -22,7 +24,8 @@ function json(res: import('node:http').ServerResponse, status: number, body: unk
 }
 
 /** An http.Server answering /metrics and /health for the given metrics (not listening yet). */
-export function metricsServer(metrics: WorkerMetrics, logger?: Logger): Server {
+export function metricsServer(metrics: WorkerMetrics, logger?: Logger, token?: string): Server {
+  const expected = token ? createHash('sha256').update(token, 'utf8').digest() : undefined;
   return createServer((req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -32,6 +35,16 @@ export function metricsServer(metrics: WorkerMetrics, logger?: Logger): Server {
     if (path === '/health') return json(res, 200, { status: 'healthy' });
     if (path !== '/metrics') {
       return json(res, 404, { error: 'NOT_FOUND', message: `No route ${path}; use /metrics or /health` });
+    }
+    // --metrics-require-token: the API's token, the API's rule (only the Authorization header).
+    if (expected && !bearerMatches(req.headers.authorization, expected)) {
+      res.setHeader('www-authenticate', 'Bearer realm="guestkit-worker"');
+      return json(res, 401, {
+        error: 'UNAUTHORIZED',
+        message: req.headers.authorization
+          ? 'Invalid API token'
+          : 'Missing API token: send "Authorization: Bearer <token>" (metrics require it: --metrics-require-token)',
+      });
     }
     metrics.metrics().then(
       (text) => {
@@ -53,7 +66,7 @@ export async function startMetrics(
   options: WorkerMetricsOptions = { defaultMetrics: true },
 ): Promise<ServerHandle | undefined> {
   const metrics = createWorkerMetrics(worker, options);
-  const server = metricsServer(metrics, logger);
+  const server = metricsServer(metrics, logger, config.metrics.requireToken ? config.api.token : undefined);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.metrics.port, config.metrics.host, () => resolve());

@@ -30,7 +30,14 @@ describe('config', () => {
       store: 'sqlite',
       retentionSeconds: null,
     });
-    expect(c.metrics).toEqual({ enabled: true, addr: '0.0.0.0:9090', host: '0.0.0.0', port: 9090 });
+    // #14: the metrics follow the API's bind policy (loopback without a token).
+    expect(c.metrics).toEqual({
+      enabled: true,
+      addr: '127.0.0.1:9090',
+      host: '127.0.0.1',
+      port: 9090,
+      requireToken: false,
+    });
     // No token: loopback only (the bind policy); every address once a token is set.
     expect(c.api).toMatchObject({ enabled: true, host: '127.0.0.1', port: 8080, token: undefined });
     expect(resolveConfig({}, { GUESTKIT_API_TOKEN: 't' }).api).toMatchObject({ host: '0.0.0.0', port: 8080 });

@@ -23,6 +23,7 @@ export interface DaemonOptions {
   logLevel?: string;
   metricsEnabled?: string;
   metricsAddr?: string;
+  metricsRequireToken?: boolean;
   apiEnabled?: string;
   apiAddr?: string;
   apiToken?: string;
@@ -72,7 +73,11 @@ export function configFromFlags(o: DaemonOptions, env: NodeJS.ProcessEnv = proce
     stateDir: o.stateDir,
     maxConcurrent: int(o.maxConcurrent, 'max concurrent jobs'),
     logLevel: o.logLevel as WorkerConfigInput['logLevel'],
-    metrics: { enabled: bool(o.metricsEnabled, 'metrics enabled flag'), addr: o.metricsAddr },
+    metrics: {
+      enabled: bool(o.metricsEnabled, 'metrics enabled flag'),
+      addr: o.metricsAddr,
+      requireToken: o.metricsRequireToken,
+    },
     api: {
       enabled: bool(o.apiEnabled, 'API enabled flag'),
       addr: o.apiAddr,
@@ -193,7 +198,11 @@ export function registerDaemon(program: Command): void {
       ]),
     )
     .option('--metrics-enabled <bool>', 'serve Prometheus metrics (true)')
-    .option('--metrics-addr <host:port>', 'metrics address (0.0.0.0:9090)')
+    .option(
+      '--metrics-addr <host:port>',
+      'metrics address (0.0.0.0:9090 with a token; 127.0.0.1:9090 without one)',
+    )
+    .option('--metrics-require-token', '/metrics asks for the API token (GUESTKIT_METRICS_REQUIRE_TOKEN)')
     .option('--api-enabled <bool>', 'serve the REST API (true)')
     .option(
       '--api-addr <host:port>',
