@@ -3,8 +3,10 @@
 //   buildJob('guestkit.inspect', { image: { path } }, (b) => b.priority(7))
 // For a bundled operation named by a literal, `data` is typed by its payload schema
 // (payloads/index.ts), so a misspelt or mistyped field fails tsc; other operations take any data.
+import { Ajv, type ValidateFunction } from 'ajv';
 import { ulid } from 'ulid';
-import type { OperationName, PayloadOf } from './payloads/index.js';
+import { ValidationError } from './errors.js';
+import { OPERATION_PAYLOADS, type OperationName, type PayloadOf } from './payloads/index.js';
 import type { JobEnvelope } from './schema.js';
 import { JOB_KIND, PROTOCOL_VERSION } from './schema.js';
 import { validateEnvelope } from './validate.js';
@@ -111,15 +113,36 @@ export class JobBuilder<Op extends string = string> {
   }
 }
 
+const ajv = new Ajv({ strict: false });
+const payloadChecks = new Map<string, ValidateFunction>();
+
+/**
+ * Checks `data` against the operation's payload schema, for callers tsc does not check (plain
+ * JavaScript, data from JSON). The schema is the canonical form (lower-case enum values…): the
+ * worker's validators also take variants of it, which the CLI passes through JobBuilder.
+ */
+function checkPayload(operation: string, data: unknown): void {
+  const entry = (OPERATION_PAYLOADS as Record<string, { schema: object } | undefined>)[operation];
+  if (!entry) return;
+  let check = payloadChecks.get(operation);
+  if (!check) payloadChecks.set(operation, (check = ajv.compile(entry.schema)));
+  if (check(data)) return;
+  const first = check.errors![0];
+  const field = `payload.data${first.instancePath.replace(/\/(\d+)(?=\/|$)/g, '[$1]').replace(/\//g, '.')}`;
+  throw new ValidationError(`Invalid field value: ${field} - ${first.message ?? 'invalid'}`, { field });
+}
+
 /**
  * An envelope for `operation` with `data` as its payload (`payload.type` is `<operation>.v1`);
- * `configure` sets the rest (priority, timeout, labels…). Throws ValidationError like build().
+ * `configure` sets the rest (priority, timeout, labels…). `data` is checked against the
+ * operation's payload schema at run time too; throws ValidationError like build().
  */
 export function buildJob<Op extends OperationName>(
   operation: Op,
   data: PayloadOf<Op>,
   configure: (builder: JobBuilder<Op>) => JobBuilder<Op> = (b) => b,
 ): JobOf<Op> {
+  checkPayload(operation, data);
   return configure(new JobBuilder(operation).payload(`${operation}.v1`, data as DataFor<Op>)).build();
 }
 
