@@ -22,6 +22,11 @@ describe('dashboard routes', () => {
     expect(parseRoute('#/jobs/x1/doctor')).toEqual({ page: 'doctor', id: 'x1' });
     expect(parseRoute('#/workers')).toEqual({ page: 'workers' });
     expect(parseRoute('#/submit')).toEqual({ page: 'submit' });
+    expect(parseRoute('#/files')).toEqual({ page: 'files' });
+    expect(parseRoute(href.files('/var/lib/images/a b#1.qcow2'))).toEqual({
+      page: 'files',
+      image: '/var/lib/images/a b#1.qcow2',
+    });
     expect(parseRoute('#/jobs/x1/nope')).toEqual({ page: 'missing', path: '/jobs/x1/nope' });
     expect(parseRoute('#security')).toEqual({ page: 'missing', path: 'security' });
     for (const id of ['job-01ABC', 'a:b.c-d_e']) {

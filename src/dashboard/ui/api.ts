@@ -77,6 +77,25 @@ export async function api<T>(
   return (await res.json()) as T;
 }
 
+/** Fetches a file with the token and hands it to the browser as a download named `name`. */
+export async function download(path: string, name: string): Promise<void> {
+  let res: Response;
+  try {
+    res = await fetch(path, { headers: headers() });
+  } catch (err) {
+    throw new ApiFailure(0, 'NETWORK_ERROR', `Cannot reach the worker API: ${(err as Error).message}`);
+  }
+  if (!res.ok) throw await failure(res);
+  const url = URL.createObjectURL(await res.blob());
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
 /**
  * Reads an event stream until it ends or `signal` aborts; resolves when the server closed it.
  * Rejects with ApiFailure on an error status.

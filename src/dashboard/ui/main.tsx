@@ -4,6 +4,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { session, UNAUTHORIZED_EVENT } from './api.js';
 import { ComparePage } from './pages/compare.js';
 import { DoctorPage } from './pages/doctor.js';
+import { FilesPage } from './pages/files.js';
 import { JobPage } from './pages/job.js';
 import { JobsPage } from './pages/jobs.js';
 import { ReportPage } from './pages/report.js';
@@ -67,6 +68,8 @@ function Page({ route }: { route: Route }) {
       return <WorkersPage />;
     case 'submit':
       return <SubmitPage />;
+    case 'files':
+      return <FilesPage key={route.image} image={route.image} />;
     default:
       return (
         <p>
@@ -80,6 +83,7 @@ const NAV: [Route['page'], string, string][] = [
   ['jobs', 'Jobs', href.jobs()],
   ['submit', 'Submit', href.submit()],
   ['workers', 'Workers', href.workers()],
+  ['files', 'Files', href.files()],
 ];
 
 function App() {

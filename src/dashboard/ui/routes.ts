@@ -8,6 +8,7 @@ export type Route =
   | { page: 'doctor'; id: string }
   | { page: 'workers' }
   | { page: 'submit' }
+  | { page: 'files'; image?: string }
   | { page: 'missing'; path: string };
 
 export function parseRoute(hash: string): Route {
@@ -22,6 +23,7 @@ export function parseRoute(hash: string): Route {
   ) {
     return { page: parts[2], id: parts[1] };
   }
+  if (parts[0] === 'files' && parts.length <= 2) return { page: 'files', image: parts[1] };
   if (parts.length === 1 && (parts[0] === 'workers' || parts[0] === 'submit')) return { page: parts[0] };
   return { page: 'missing', path };
 }
@@ -34,4 +36,6 @@ export const href = {
   doctor: (id: string) => `#/jobs/${encodeURIComponent(id)}/doctor`,
   workers: () => '#/workers',
   submit: () => '#/submit',
+  /** The Files page, opening `image` (a path on the worker) when given. */
+  files: (image?: string) => (image ? `#/files/${encodeURIComponent(image)}` : '#/files'),
 };

@@ -187,6 +187,14 @@ function ResultView({ job, result }: { job: JobStatusDoc; result: ResultDoc }) {
           </a>
         </p>
       )}
+      {/* The job's image(s): a comparison names two, `baseline → target`. */}
+      {job.image?.split(' → ').map((image) => (
+        <p key={image}>
+          <a class="button secondary" href={href.files(image)}>
+            Browse the files of {image}
+          </a>
+        </p>
+      ))}
       <details
         open={
           job.status !== 'completed' ||
