@@ -20,6 +20,9 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** The token the suite's API nodes get for the README's `--api-token "$GUESTKIT_API_TOKEN"`. */
+export const API_TOKEN = 'distributed-suite-token';
+
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function until<T>(
@@ -116,6 +119,8 @@ export async function startNode(
 ): Promise<Node> {
   const args = command
     .replace(/^guestkit-worker /, '')
+    // The README's commands run in a shell: expand the token variable as it would.
+    .replaceAll('"$GUESTKIT_API_TOKEN"', API_TOKEN)
     .replaceAll('redis://127.0.0.1:6379', redisUrl)
     .replace(/0\.0\.0\.0:\d+/g, '127.0.0.1:0')
     .split(/\s+/);
@@ -181,7 +186,10 @@ export async function api<T = Record<string, unknown>>(
 ): Promise<{ status: number; body: T }> {
   const res = await fetch(`${base}${path}`, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: {
+      authorization: `Bearer ${API_TOKEN}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return { status: res.status, body: (await res.json()) as T };
