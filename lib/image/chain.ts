@@ -227,6 +227,13 @@ async function openLayer(
   write: boolean,
 ): Promise<{ layer: ChainLayer; next?: { name: string; format?: string } }> {
   const header = await readImageHeader(file.handle, declared);
+  if (header.damaged !== undefined)
+    fail(
+      'UNSUPPORTED_IMAGE_FORMAT',
+      `${given} starts like a ${header.format} image but its header is damaged: ${header.damaged}; ` +
+        'it is corrupt or not a disk image',
+      { path: given, detected_format: header.format, reason: header.damaged },
+    );
   if (header.encrypted)
     fail('UNSUPPORTED_IMAGE_FORMAT', `${given} is encrypted; decrypt it first`, { path: given });
   if (!isImageFormat(header.format)) unsupported(given, header.format);

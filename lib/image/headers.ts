@@ -21,6 +21,8 @@ export interface ImageHeader {
   descriptor?: string;
   /** Encrypted (qcow2 crypt_method, LUKS). */
   encrypted: boolean;
+  /** Why qemu would refuse this header as damaged (a magic followed by fields no qemu writes). */
+  damaged?: string;
 }
 
 /** Longest descriptor or header area we read (qemu reads at most 1 MiB of a VMDK descriptor). */
@@ -40,13 +42,23 @@ function cString(buf: Buffer): string {
   return buf.subarray(0, nul < 0 ? buf.length : nul).toString('latin1');
 }
 
+const damaged = (why: string): ImageHeader => ({ format: 'qcow2', encrypted: false, damaged: why });
+
 async function qcow2Header(file: FileHandle, head: Buffer): Promise<ImageHeader> {
   const version = head.readUInt32BE(4);
   if (version < 2) return { format: 'qcow', encrypted: false };
   const backingOffset = Number(head.readBigUInt64BE(8));
   const backingSize = head.readUInt32BE(16);
   const clusterBits = head.readUInt32BE(20);
-  const encrypted = head.readUInt32BE(32) !== 0;
+  const cryptMethod = head.readUInt32BE(32);
+  // qemu's qcow2_open refuses these before reading anything else; so do we, with its reason,
+  // rather than reading random fields as an encryption flag or a backing name.
+  if (version > 3) return damaged(`qcow2 version ${version} (qemu reads versions 2 and 3)`);
+  if (clusterBits < 9 || clusterBits > 21) return damaged(`cluster_bits ${clusterBits} (qemu reads 9 to 21)`);
+  if (cryptMethod > 2) return damaged(`encryption method ${cryptMethod} (qemu knows 0 to 2)`);
+  if (version >= 3 && (head.readUInt32BE(100) < 104 || head.readUInt32BE(100) % 8 !== 0))
+    return damaged(`header length ${head.readUInt32BE(100)}`);
+  const encrypted = cryptMethod !== 0;
   const incompatible = version >= 3 ? head.readBigUInt64BE(72) : 0n;
   const headerLength = version >= 3 ? head.readUInt32BE(100) : 72;
   const out: ImageHeader = { format: 'qcow2', encrypted };

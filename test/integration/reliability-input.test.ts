@@ -355,7 +355,8 @@ const CASES: Case[] = [
     name: 'qcow2 magic then garbage',
     operation: 'guestkit.inspect',
     data: inspect(r('magic-only.qcow2')),
-    code: 'APPLIANCE_ERROR',
+    // Refused from the header (version and cluster size no qemu writes), before any appliance.
+    code: 'UNSUPPORTED_IMAGE_FORMAT',
   },
   {
     name: 'qcow2 whose backing file is outside the roots',
