@@ -275,6 +275,10 @@ export async function inspectAppliance(
     if (err instanceof Unsupported) return undefined;
     throw err;
   }
+  // No root: inspect_os has the last word. Saying NO_OPERATING_SYSTEM on our own would turn any
+  // probe or mount we could not do (skipped above, as libguestfs skips them) into a missing OS;
+  // confirming costs one inspect_os, on disks that are an error for most operations anyway.
+  if (roots.length === 0) return undefined;
   return { roots, blocks: cache };
 }
 
