@@ -62,7 +62,11 @@ before=$(run "$ctr" -- stat -c %Y "$cache/root")
 # Copied in, not bind-mounted: under buildah's chroot isolation a bind mount resolves outside '/'
 # and the path confinement refuses it (PATH_NOT_ALLOWED).
 buildah copy --quiet --chown guestkit:guestkit "$ctr" "$fixture" /var/lib/guestkit/images/ >/dev/null
-run "$ctr" -- guestkit-worker inspect -o json "/var/lib/guestkit/images/$(basename "$fixture")" >"$tmp/inspect.json"
+if ! run "$ctr" -- guestkit-worker inspect -o json "/var/lib/guestkit/images/$(basename "$fixture")" >"$tmp/inspect.json"; then
+  log "inspect inside the image failed; its output:"
+  head -c 4000 "$tmp/inspect.json" >&2
+  exit 1
+fi
 after=$(run "$ctr" -- stat -c %Y "$cache/root")
 node -e 'const out = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
   const s = JSON.stringify(out);

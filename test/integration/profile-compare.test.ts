@@ -14,15 +14,18 @@ import type { ComparisonReport } from '../../src/handlers/compare/types.js';
 import { profileHandler } from '../../src/handlers/profile/index.js';
 import type { ProfileReport } from '../../src/handlers/profile/types.js';
 import { HandlerRegistry } from '../../src/handlers/registry.js';
+import { createWorkerMetrics, type WorkerMetrics } from '../../src/metrics/registry.js';
 import type { ResultDocument } from '../../src/protocol/schema.js';
 import { getFixtures, type Fixture } from '../fixtures/index.js';
 import { DEBIAN_UPDATE_CHANGES } from '../fixtures/variants.js';
 import { expectedFindingIds, SEVERITY_OF } from '../unit/profile-expected.js';
+import { sample } from './api-helpers.js';
 import { job as makeJob, startTestWorker, type TestWorker } from '../unit/worker-helpers.js';
 
 const MAX_LAUNCHES = 4;
 
 let tw: TestWorker;
+let metrics: WorkerMetrics;
 const fx: Record<string, Fixture> = {};
 const results = new Map<string, ResultDocument>();
 let elapsed = 0;
@@ -100,9 +103,12 @@ beforeAll(async () => {
     fx[f.name] = f;
   }
   tw = await startTestWorker(
-    { maxConcurrent: 8 },
+    // An appliance waits for the jobs that reserved a place in it however loaded the machine is
+    // (the 2 s default gives up on a slow claim and launches again): the launch count stays known.
+    { maxConcurrent: 8, appliance: { reservationLingerMs: 120_000 } },
     new HandlerRegistry().register(profileHandler).register(compareHandler),
   );
+  metrics = createWorkerMetrics(tw.worker);
   const started = Date.now();
   const ids = new Map<string, string>();
   for (const [name, make] of Object.entries(JOBS)) {
@@ -120,7 +126,16 @@ beforeAll(async () => {
 }, 1_200_000);
 
 afterAll(async () => {
-  const launches = getSharedAppliancePool().status().launches;
+  const { launches, launchFailures } = getSharedAppliancePool().status();
+  // The appliance metrics saw the real launches; /health names the accelerator and the cache.
+  const text = await metrics.metrics();
+  expect(sample(text, 'guestkit_appliance_launches_total', { result: 'ok' })).toBe(launches - launchFailures);
+  expect(sample(text, 'guestkit_appliance_boot_seconds_count')).toBe(launches - launchFailures);
+  expect(sample(text, 'guestkit_appliance_boot_seconds_sum')).toBeGreaterThan(0);
+  const appliance = (await tw.worker.health()).checks.appliance;
+  expect(appliance.details).toMatchObject({ accelerator: 'tcg' });
+  expect(appliance.details?.cache_built).toMatch(/^\d{4}-/);
+  metrics.close();
   console.info(`profile/compare: ${results.size} jobs, ${launches} appliance launch(es), ${elapsed} ms`);
   await tw?.cleanup();
   await closeSharedAppliancePool();
