@@ -48,6 +48,7 @@ export {
   closeSharedAppliancePool,
   sharedAppliancePoolStatus,
   type ApplianceLease,
+  type ApplianceLaunchEvent,
   type AppliancePoolOptions,
   type AppliancePoolStatus,
   type ApplianceStage,

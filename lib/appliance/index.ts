@@ -13,6 +13,7 @@ export {
 export { diskOfDevice } from '../devices.js';
 export type {
   ApplianceLease,
+  ApplianceLaunchEvent,
   AppliancePoolOptions,
   AppliancePoolStatus,
   ApplianceStage,

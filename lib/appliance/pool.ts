@@ -14,6 +14,7 @@ import { ReservationBook, sameDrives, type Reservation } from './reservations.js
 import { mapRoots } from './roots.js';
 import type {
   ApplianceLease,
+  ApplianceLaunchEvent,
   AppliancePoolOptions,
   AppliancePoolStatus,
   DriveRequest,
@@ -37,6 +38,7 @@ export class AppliancePool {
   readonly #createHandle: (options: GuestfsOptions) => Guestfs;
   readonly #probe: (drive: DriveRequest) => Promise<ProbedDrive>;
   readonly #log: Logger;
+  readonly #onLaunched: ((event: ApplianceLaunchEvent) => void) | undefined;
   readonly #batches = new Set<Batch>();
   readonly #book = new ReservationBook<Batch>();
   #nextId = 1;
@@ -46,6 +48,7 @@ export class AppliancePool {
   #pumpTimer: NodeJS.Timeout | undefined;
 
   constructor(options: AppliancePoolOptions = {}) {
+    this.#onLaunched = options.onLaunched;
     this.maxDrivesPerAppliance = Math.max(1, options.maxDrivesPerAppliance ?? 8);
     this.maxAppliances = Math.max(1, options.maxAppliances ?? availableParallelism());
     this.batchWindowMs = Math.max(0, options.batchWindowMs ?? 300);
@@ -464,8 +467,10 @@ export class AppliancePool {
         // Claimed while launching (a claim re-queued alone is mapped above, as it launched anew).
         if (r.claimed && !attached.includes(r)) r.devices = r.claimed.devices;
       }
+      this.#launched(started, b.attached, true);
     } catch (err) {
       this.#launchFailures++;
+      this.#launched(started, b.attached, false);
       await g.close().catch(() => undefined);
       b.guestfs = undefined;
       this.#batches.delete(b);
@@ -515,6 +520,14 @@ export class AppliancePool {
   }
 
   /** A shared launch failed: blame the drive qemu named, retry the others; else split them up. */
+  #launched(started: number, drives: number, ok: boolean): void {
+    try {
+      this.#onLaunched?.({ seconds: (performance.now() - started) / 1000, drives, ok });
+    } catch (err) {
+      this.#log.warn({ err }, 'appliance launch listener failed');
+    }
+  }
+
   #launchFailed(b: Batch, err: unknown): void {
     const message = err instanceof Error ? err.message : String(err);
     const live = b.requests.filter((r) => !r.settled);

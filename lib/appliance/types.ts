@@ -108,6 +108,17 @@ export interface AppliancePoolOptions {
   /** Checks and describes a drive before it is queued; default {@link probeImage}. */
   probe?: (drive: DriveRequest) => Promise<ProbedDrive>;
   logger?: Logger;
+  /** Called after every launch attempt (for metrics: launches, boot time, failures). */
+  onLaunched?: (event: ApplianceLaunchEvent) => void;
+}
+
+/** One appliance launch attempt, as {@link AppliancePoolOptions.onLaunched} reports it. */
+export interface ApplianceLaunchEvent {
+  /** Seconds from creating the handle to the appliance answering (or failing). */
+  seconds: number;
+  /** Drives attached, reserved ones included. */
+  drives: number;
+  ok: boolean;
 }
 
 export interface AppliancePoolStatus {

@@ -136,6 +136,9 @@ const HealthCheckSchema = Type.Object({
   status: Type.Union([Type.Literal('ok'), Type.Literal('degraded'), Type.Literal('error')]),
   message: Type.Optional(Type.String()),
   latency_ms: Type.Optional(Type.Number()),
+  details: Type.Optional(
+    Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()])),
+  ),
 });
 
 export const HealthSchema = Type.Object({

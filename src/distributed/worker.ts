@@ -5,8 +5,8 @@
 // another (plus a flag key, swept while jobs run, so a missed message cannot lose a cancel).
 import { DelayedError, Queue, Worker as BullWorker, type Job as BullJob } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { appliancePoolOptions, type WorkerConfig } from '../config.js';
-import { configureSharedAppliancePool } from '../../lib/appliance/index.js';
+import { applianceCheck } from '../worker/appliance-health.js';
+import type { WorkerConfig } from '../config.js';
 import { defaultRegistry } from '../handlers/index.js';
 import { handlerAvailability, type HandlerRegistry } from '../handlers/registry.js';
 import { silentLogger, type Logger } from '../logger.js';
@@ -83,13 +83,13 @@ export class RedisWorker extends WorkerCore<RedisJobStore> implements Worker {
           ? libguestfsCheck
           : () =>
               Promise.resolve({ status: 'ok', message: 'not used on an API node (checked where jobs run)' }),
+        ...(runsJobs ? { appliance: () => applianceCheck(config.guestfs) } : {}),
         ...options.healthChecks,
       },
       // Events from other processes can be missed across a reconnect: waitFor polls as well.
       waitPollMs: 1000,
     });
     this.tuning = { ...config.redis, ...options.tuning };
-    configureSharedAppliancePool(appliancePoolOptions(this.config));
     this.probe = new CapabilityProbe(options.featureProbes);
     this.store = new RedisJobStore({
       redis: redisClient(config.redisUrl, `guestkit-store-${config.workerId}`, true),

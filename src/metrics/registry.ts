@@ -5,6 +5,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ExploreSessions } from '../explore/sessions.js';
 import { registerExploreMetrics } from './explore.js';
+import { sharedAppliancePoolStatus, type ApplianceLaunchEvent } from '../../lib/appliance/index.js';
 import type {
   ChecksumEvent,
   DiskIoEvent,
@@ -32,7 +33,14 @@ export const METRIC_NAMES = [
   'guestkit_worker_memory_bytes',
   'guestkit_transport_fetches_total',
   'guestkit_transport_errors_total',
+  'guestkit_appliance_launches_total',
+  'guestkit_appliance_boot_seconds',
+  'guestkit_appliance_active',
+  'guestkit_appliance_reserved_drives',
 ] as const;
+
+/** Appliance boot times under KVM (~2-5 s) and TCG (~9-30 s): 1 s to 2 min. */
+export const BOOT_BUCKETS = [1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 128];
 
 export interface WorkerMetricsOptions {
   /** Defaults to a fresh registry. */
@@ -58,8 +66,8 @@ export function createWorkerMetrics(worker: Worker, options: WorkerMetricsOption
 
   const jobs = new Counter({
     name: 'guestkit_worker_jobs_total',
-    help: 'Jobs that reached a terminal status',
-    labelNames: ['operation', 'status'] as const,
+    help: 'Jobs that reached a terminal status (failed ones with their error code)',
+    labelNames: ['operation', 'status', 'error_code'] as const,
     registers,
   });
   const jobDuration = new Histogram({
@@ -142,6 +150,35 @@ export function createWorkerMetrics(worker: Worker, options: WorkerMetricsOption
     labelNames: ['transport'] as const,
     registers,
   });
+  const launches = new Counter({
+    name: 'guestkit_appliance_launches_total',
+    help: 'Appliance launches by result (ok, failed)',
+    labelNames: ['result'] as const,
+    registers,
+  });
+  const boot = new Histogram({
+    name: 'guestkit_appliance_boot_seconds',
+    help: 'Time from creating an appliance to it answering (successful launches)',
+    buckets: BOOT_BUCKETS,
+    registers,
+  });
+  // Read from the shared pool at scrape time: set, never counted, so they cannot drift.
+  new Gauge({
+    name: 'guestkit_appliance_active',
+    help: 'Appliances launching or running',
+    registers,
+    collect() {
+      this.set(sharedAppliancePoolStatus()?.appliances ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'guestkit_appliance_reserved_drives',
+    help: 'Drives attached for pending jobs, waiting for their job to claim them',
+    registers,
+    collect() {
+      this.set(sharedAppliancePoolStatus()?.reserved ?? 0);
+    },
+  });
   if (options.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'guestkit_process_' });
 
   // Series that alerts divide by exist from the start (a rate over a missing series is no data).
@@ -152,10 +189,15 @@ export function createWorkerMetrics(worker: Worker, options: WorkerMetricsOption
   }
   active.set(0);
   depth.set(0);
+  for (const result of ['ok', 'failed']) launches.inc({ result }, 0);
 
   const listeners = {
     'job:finished': (e: JobFinishedEvent) => {
-      jobs.inc({ operation: e.operation, status: e.status });
+      jobs.inc(
+        e.status === 'failed'
+          ? { operation: e.operation, status: e.status, error_code: e.error?.code ?? 'INTERNAL_ERROR' }
+          : { operation: e.operation, status: e.status },
+      );
       jobDuration.observe({ operation: e.operation, status: e.status }, e.duration_seconds);
     },
     queue: (e: QueueChangeEvent) => {
@@ -173,6 +215,10 @@ export function createWorkerMetrics(worker: Worker, options: WorkerMetricsOption
     },
     'transport:fetch': (e: TransportEvent) => fetches.inc({ transport: e.transport }),
     'transport:error': (e: TransportEvent) => transportErrors.inc({ transport: e.transport }),
+    'appliance:launched': (e: ApplianceLaunchEvent) => {
+      launches.inc({ result: e.ok ? 'ok' : 'failed' });
+      if (e.ok) boot.observe(e.seconds);
+    },
   };
   worker.on('job:finished', listeners['job:finished']);
   worker.on('queue', listeners.queue);
@@ -182,6 +228,7 @@ export function createWorkerMetrics(worker: Worker, options: WorkerMetricsOption
   worker.on('transport:fetch', listeners['transport:fetch']);
   worker.on('transport:error', listeners['transport:error']);
   const detachExplore = options.explore ? registerExploreMetrics(registry, options.explore) : undefined;
+  worker.on('appliance:launched', listeners['appliance:launched']);
 
   return {
     registry,
@@ -196,6 +243,7 @@ export function createWorkerMetrics(worker: Worker, options: WorkerMetricsOption
       worker.off('transport:fetch', listeners['transport:fetch']);
       worker.off('transport:error', listeners['transport:error']);
       detachExplore?.();
+      worker.off('appliance:launched', listeners['appliance:launched']);
     },
   };
 }

@@ -4,8 +4,8 @@
 // what differs: how a created job is queued, how a queued or running job is stopped, how
 // capabilities are checked and what the queue health says.
 import { EventEmitter } from 'node:events';
-import type { WorkerConfig } from '../config.js';
-import { closeSharedAppliancePoolIfIdle } from '../../lib/appliance/index.js';
+import { appliancePoolOptions, type WorkerConfig } from '../config.js';
+import { closeSharedAppliancePoolIfIdle, configureSharedAppliancePool } from '../../lib/appliance/index.js';
 import type { HandlerRegistry } from '../handlers/registry.js';
 import type { ResultOf } from '../handlers/results.js';
 import type { Logger } from '../logger.js';
@@ -128,6 +128,10 @@ export abstract class WorkerCore<S extends JobStore = JobStore> extends EventEmi
     this.logger = options.logger;
     this.healthChecks = options.healthChecks;
     this.waitPollMs = options.waitPollMs;
+    configureSharedAppliancePool({
+      ...appliancePoolOptions(this.config),
+      onLaunched: (e) => this.emit('appliance:launched', e),
+    });
   }
 
   get id(): string {

@@ -1,5 +1,6 @@
 // The public face of the worker: what the daemon, the REST API, the metrics server, the CLI and
 // library users code against. One `Worker` object serves every transport.
+import type { ApplianceLaunchEvent } from '../../lib/appliance/index.js';
 import type { WorkerConfig } from '../config.js';
 import type { ResultOf } from '../handlers/results.js';
 import type { OperationName } from '../protocol/payloads/index.js';
@@ -133,6 +134,8 @@ export interface HealthCheck {
   status: 'ok' | 'degraded' | 'error';
   message?: string;
   latency_ms?: number;
+  /** Machine-readable facts behind the message (e.g. the appliance's accelerator and cache). */
+  details?: Record<string, string | number | boolean | null>;
 }
 
 /** GET /health: `checks` has at least `store`, `queue`, `libguestfs`. */
@@ -216,6 +219,8 @@ export interface WorkerEvents {
   'transport:error': [TransportEvent];
   /** The worker moved between ready / busy / draining / offline. */
   state: [WorkerState];
+  /** An appliance of the worker's pool launched (or failed to). */
+  'appliance:launched': [ApplianceLaunchEvent];
 }
 export type WorkerEventName = keyof WorkerEvents;
 

@@ -1,7 +1,7 @@
 // The local worker: one process, an embedded store, a priority scheduler and the executor.
 // The daemon, the REST API and library users all drive this same object.
 import { join } from 'node:path';
-import { appliancePoolOptions, resolveConfig, type WorkerConfig, type WorkerConfigInput } from '../config.js';
+import { resolveConfig, type WorkerConfig, type WorkerConfigInput } from '../config.js';
 import { defaultRegistry } from '../handlers/index.js';
 import { handlerAvailability, type HandlerRegistry } from '../handlers/registry.js';
 import { silentLogger, type Logger } from '../logger.js';
@@ -9,7 +9,8 @@ import { WorkerError, type JobErrorInfo } from '../protocol/errors.js';
 import type { WorkerRegistration } from '../protocol/schema.js';
 import { SqliteStore } from '../store/sqlite.js';
 import type { CreateOutcome, JobRecord, JobStore, NewJob } from '../store/types.js';
-import { configureSharedAppliancePool, sharedAppliancePoolStatus } from '../../lib/appliance/index.js';
+import { applianceCheck } from './appliance-health.js';
+import { sharedAppliancePoolStatus } from '../../lib/appliance/index.js';
 import { libguestfsAvailability } from '../../lib/native.js';
 import { shutdownReason } from './attempt.js';
 import { buildRegistration, CapabilityProbe, checkConstraints, type FeatureProbe } from './capabilities.js';
@@ -69,9 +70,12 @@ export class LocalWorker extends WorkerCore implements Worker {
     super(config, {
       registry: options.registry ?? defaultRegistry,
       logger: options.logger ?? silentLogger(),
-      healthChecks: { libguestfs: libguestfsCheck, ...options.healthChecks },
+      healthChecks: {
+        libguestfs: libguestfsCheck,
+        appliance: () => applianceCheck(config.guestfs),
+        ...options.healthChecks,
+      },
     });
-    configureSharedAppliancePool(appliancePoolOptions(this.config));
     this.store =
       options.store ??
       new SqliteStore({

@@ -115,6 +115,14 @@ describe('metrics after a known sequence', () => {
     expect(jobs('test.checksum', 'completed')).toBe(2);
     expect(jobs('test.checksum', 'failed')).toBe(1);
     expect(jobs('test.fail', 'failed')).toBe(1);
+    // Failed jobs carry their error code (what an alert groups by).
+    expect(
+      sample(text, 'guestkit_worker_jobs_total', {
+        operation: 'test.checksum',
+        status: 'failed',
+        error_code: 'IMAGE_CHECKSUM_MISMATCH',
+      }),
+    ).toBe(1);
     expect(jobs('system.echo', 'timeout')).toBe(1);
     expect(jobs('system.echo', 'cancelled')).toBe(1);
     expect(
@@ -159,6 +167,15 @@ describe('metrics after a known sequence', () => {
     expect(sample(text, 'guestkit_worker_cpu_seconds_total')).toBeGreaterThan(0);
     expect(sample(text, 'guestkit_worker_memory_bytes', { type: 'rss' })).toBeGreaterThan(10e6);
     expect(text).toContain('guestkit_process_'); // Node default metrics, prefixed
+  });
+
+  it('exports the appliance series from the start: launches by result, boot seconds, active, reserved', async () => {
+    const text = await scrape();
+    for (const result of ['ok', 'failed'])
+      expect(text).toMatch(new RegExp(`^guestkit_appliance_launches_total\\{result="${result}"\\} 0$`, 'm'));
+    expect(text).toMatch(/^guestkit_appliance_boot_seconds_count 0$/m);
+    expect(sample(text, 'guestkit_appliance_active')).toBe(0);
+    expect(text).toMatch(/^guestkit_appliance_reserved_drives 0$/m);
   });
 
   it('serves /health and JSON errors on the metrics port', async () => {

@@ -549,7 +549,7 @@ describe('queries', () => {
     expect(caps.status.state).toBe('ready');
     const h = await t.worker.health();
     expect(h.status).toBe('healthy');
-    expect(Object.keys(h.checks).sort()).toEqual(['libguestfs', 'queue', 'store']);
+    expect(Object.keys(h.checks).sort()).toEqual(['appliance', 'libguestfs', 'queue', 'store']);
   });
 
   it('emits queue depth and active counts that return to zero', async () => {
