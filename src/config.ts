@@ -13,6 +13,8 @@ import type { AppliancePoolOptions } from '../lib/appliance/index.js';
 import type { GuestfsOptions } from '../lib/guestfs.js';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+/** Log lines: JSON (for collectors), pretty (for people), auto = pretty on a terminal, else JSON. */
+export type LogFormat = 'json' | 'pretty' | 'auto';
 export type TransportKind = 'file' | 'http' | 'redis';
 export type WorkerRole = 'api' | 'worker' | 'all';
 export type StoreKind = 'sqlite' | 'memory';
@@ -78,6 +80,7 @@ export interface WorkerConfig {
   store: StoreKind;
   maxConcurrent: number;
   logLevel: LogLevel;
+  logFormat: LogFormat;
   /**
    * The metrics server: the API's bind policy (loopback without a token unless --insecure-no-auth);
    * `requireToken` (--metrics-require-token, GUESTKIT_METRICS_REQUIRE_TOKEN=1) makes /metrics ask
@@ -251,6 +254,7 @@ function checkChoice<T extends string>(value: T, values: readonly T[], what: str
   return value;
 }
 
+const LOG_FORMATS: readonly LogFormat[] = ['json', 'pretty', 'auto'];
 const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 const TRANSPORTS: readonly TransportKind[] = ['file', 'http', 'redis'];
 const ROLES: readonly WorkerRole[] = ['api', 'worker', 'all'];
@@ -401,6 +405,11 @@ export function resolveConfig(
     LOG_LEVELS,
     'log level',
   );
+  const logFormat = checkChoice(
+    input.logFormat ?? e.choice('GUESTKIT_LOG_FORMAT', LOG_FORMATS) ?? 'auto',
+    LOG_FORMATS,
+    'log format',
+  );
   const transport = checkChoice(
     input.transport ?? e.choice('GUESTKIT_TRANSPORT', TRANSPORTS) ?? 'file',
     TRANSPORTS,
@@ -456,6 +465,7 @@ export function resolveConfig(
       'max concurrent jobs',
     ),
     logLevel,
+    logFormat,
     metrics: {
       ...listen(
         input.metrics?.host !== undefined ? input.metrics : { ...input.metrics, addr: metricsAddr },

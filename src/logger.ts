@@ -1,5 +1,6 @@
-// Structured logging (pino, JSON lines). One root logger per process; jobs log through child
+// Structured logging (pino, JSON lines; pino-pretty lines for a person at a terminal). One root logger per process; jobs log through child
 // loggers carrying job_id, operation, attempt and the job's trace ids.
+import { createRequire } from 'node:module';
 import { pino, type Logger, type DestinationStream } from 'pino';
 import type { LogLevel } from './config.js';
 
@@ -13,6 +14,27 @@ export interface LoggerOptions {
   destination?: DestinationStream;
   /** Write synchronously (daemons that exit right after logging). Default false. */
   sync?: boolean;
+  /**
+   * Lines for people (pino-pretty: time, level, message, then the fields; colour on a terminal)
+   * instead of JSON. Ignored with `destination`. Default false.
+   */
+  pretty?: boolean;
+}
+
+/** Fields every line carries that a person at a terminal does not need repeated. */
+const PRETTY_IGNORE = 'pid,hostname,worker_id';
+
+function prettyStream(sync: boolean): DestinationStream {
+  // Loaded only when asked for: JSON logging (services, the library) never pays for it.
+  const { build } = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
+  return build({
+    destination: 1,
+    sync,
+    colorize: process.stdout.isTTY === true && !process.env.NO_COLOR,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: PRETTY_IGNORE,
+    singleLine: true,
+  });
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
@@ -23,7 +45,10 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
-    options.destination ?? pino.destination({ dest: 1, sync: options.sync ?? false }),
+    options.destination ??
+      (options.pretty
+        ? prettyStream(options.sync ?? false)
+        : pino.destination({ dest: 1, sync: options.sync ?? false })),
   );
 }
 

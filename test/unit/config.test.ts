@@ -139,6 +139,7 @@ describe('config', () => {
         GUESTKIT_STATE_DIR: '/tmp/s',
         GUESTKIT_STORE: 'memory',
         GUESTKIT_LOG_LEVEL: 'warn',
+        GUESTKIT_LOG_FORMAT: 'pretty',
         GUESTKIT_METRICS_ADDR: '127.0.0.1:9999',
         GUESTKIT_API_ADDR: '127.0.0.1:8888',
         GUESTKIT_API_RATE_LIMIT: '120',
@@ -169,6 +170,7 @@ describe('config', () => {
       stateDir: '/tmp/s',
       store: 'memory',
       logLevel: 'warn',
+      logFormat: 'pretty',
       transport: 'redis',
       redisUrl: 'redis://r:1',
       role: 'worker',
@@ -237,6 +239,7 @@ describe('config', () => {
     ['GUESTKIT_STORE', 'postgres'],
     ['GUESTKIT_ROLE', 'boss'],
     ['GUESTKIT_LOG_LEVEL', 'loud'],
+    ['GUESTKIT_LOG_FORMAT', 'xml'],
     ['GUESTKIT_API_ADDR', 'localhost'],
   ])('bad %s=%j is a VALIDATION_ERROR naming the variable', (name, value) => {
     expect(() => resolveConfig({}, { [name]: value })).toThrow(

@@ -21,6 +21,7 @@ export interface DaemonOptions {
   stateDir?: string;
   maxConcurrent?: string;
   logLevel?: string;
+  logFormat?: string;
   metricsEnabled?: string;
   metricsAddr?: string;
   metricsRequireToken?: boolean;
@@ -73,6 +74,7 @@ export function configFromFlags(o: DaemonOptions, env: NodeJS.ProcessEnv = proce
     stateDir: o.stateDir,
     maxConcurrent: int(o.maxConcurrent, 'max concurrent jobs'),
     logLevel: o.logLevel as WorkerConfigInput['logLevel'],
+    logFormat: o.logFormat as WorkerConfigInput['logFormat'],
     metrics: {
       enabled: bool(o.metricsEnabled, 'metrics enabled flag'),
       addr: o.metricsAddr,
@@ -197,6 +199,13 @@ export function registerDaemon(program: Command): void {
         'silent',
       ]),
     )
+    .addOption(
+      new Option('--log-format <format>', 'log lines: pretty on a terminal, JSON otherwise (auto)').choices([
+        'json',
+        'pretty',
+        'auto',
+      ]),
+    )
     .option('--metrics-enabled <bool>', 'serve Prometheus metrics (true)')
     .option(
       '--metrics-addr <host:port>',
@@ -241,6 +250,7 @@ export function registerDaemon(program: Command): void {
         level: config.logLevel,
         base: { worker_id: config.workerId },
         sync: true,
+        pretty: config.logFormat === 'auto' ? process.stdout.isTTY === true : config.logFormat === 'pretty',
       });
       let code: number;
       try {
