@@ -280,6 +280,37 @@ describe('dashboard in a real browser', () => {
     await page.setViewportSize({ width: 1280, height: 800 });
   }, 180_000);
 
+  it('filters the list by image and deletes finished jobs in bulk', async () => {
+    await nav('Jobs').click();
+    await page.locator('table.jobs').waitFor();
+    const rowIds = () =>
+      page.locator('table.jobs tbody tr').evaluateAll((r) => r.map((x) => x.getAttribute('data-job-id')));
+    await page.getByLabel('Image', { exact: true }).fill('debian-like');
+    await expect.poll(async () => (await rowIds()).sort()).toEqual([ids.inspect, ids.compare].sort());
+    await page.getByLabel('Image', { exact: true }).fill('');
+
+    const done = [echo({ bulk: 1 }), echo({ bulk: 2 })];
+    for (const j of done) await tw.worker.submit(j);
+    for (const j of done) await tw.worker.waitFor(j.job_id);
+    for (const j of done) {
+      const box = page.getByLabel(`Select ${j.job_id}`);
+      await box.waitFor();
+      await box.check();
+    }
+    await page.getByRole('button', { name: 'Delete selected (2)…' }).click();
+    await page.getByRole('button', { name: 'Delete 2 job(s) for good' }).click();
+    await expect
+      .poll(async () => (await rowIds()).filter((id) => done.some((j) => j.job_id === id)))
+      .toEqual([]);
+    for (const j of done) {
+      expect(await tw.worker.get(j.job_id)).toBeUndefined();
+      expect(await tw.worker.result(j.job_id)).toBeUndefined();
+    }
+    // Live jobs have no checkbox; the others are untouched.
+    expect(await tw.worker.get(ids.inspect)).toBeDefined();
+    await shot('jobs-bulk-1280');
+  }, 180_000);
+
   it('shows workers, capabilities and health', async () => {
     await nav('Workers').click();
     const card = page.locator('[data-worker="worker-test"]');

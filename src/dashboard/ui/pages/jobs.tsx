@@ -3,6 +3,7 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiFailure, type SseMessage } from '../api.js';
 import { ErrorBox, ProgressBar, StatusBadge, TableWrap } from '../components/common.js';
+import { BulkDelete } from '../components/bulk-delete.js';
 import { MetricsPanel } from '../components/metrics.js';
 import { age } from '../format.js';
 import { useApi, useEventStream, useNow } from '../hooks.js';
@@ -24,6 +25,8 @@ export function JobsPage() {
   const [page, setPage] = useState<ListPage>();
   const [error, setError] = useState<ApiFailure>();
   const [announce, setAnnounce] = useState('');
+  const [image, setImage] = useState('');
+  const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
   const caps = useApi<{ operations: string[] }>('/api/v1/capabilities');
   const now = useNow();
   const query = new URLSearchParams({ limit: String(PAGE) });
@@ -86,6 +89,10 @@ export function JobsPage() {
     );
   };
 
+  // The image filter narrows the loaded jobs (the API filters by status and operation).
+  const needle = image.trim().toLowerCase();
+  const shown = (page?.jobs ?? []).filter((j) => !needle || (j.image ?? '').toLowerCase().includes(needle));
+
   return (
     <>
       <h1>Jobs</h1>
@@ -113,6 +120,15 @@ export function JobsPage() {
             ))}
           </select>
         </label>
+        <label>
+          Image
+          <input
+            type="search"
+            value={image}
+            placeholder="path or name contains…"
+            onInput={(e) => setImage(e.currentTarget.value)}
+          />
+        </label>
         <span class={`live live-${live}`} title="Live updates">
           {live === 'live' ? '● live' : live === 'connecting' ? '○ connecting' : '○ offline'}
         </span>
@@ -125,11 +141,26 @@ export function JobsPage() {
         <>
           <p class="muted">
             {page.total} job(s){status || operation ? ' matching the filters' : ''}
+            {image && `; ${shown.length} of the ${page.jobs.length} loaded on ${JSON.stringify(image)}`}
           </p>
+          <BulkDelete
+            selected={[...selected]}
+            onSelectAll={() =>
+              setSelected(new Set(shown.filter((j) => TERMINAL.has(j.status)).map((j) => j.job_id)))
+            }
+            onDone={(deleted) => {
+              setSelected(new Set());
+              if (deleted.length > 0) setAnnounce(`${deleted.length} job(s) deleted`);
+              load();
+            }}
+          />
           <TableWrap label="Jobs">
             <table class="jobs">
               <thead>
                 <tr>
+                  <th scope="col">
+                    <span class="sr-only">Select</span>
+                  </th>
                   <th scope="col">Job</th>
                   <th scope="col">Operation</th>
                   <th scope="col">Status</th>
@@ -140,8 +171,21 @@ export function JobsPage() {
                 </tr>
               </thead>
               <tbody>
-                {page.jobs.map((j) => (
-                  <JobRow key={j.job_id} job={j} now={now} />
+                {shown.map((j) => (
+                  <JobRow
+                    key={j.job_id}
+                    job={j}
+                    now={now}
+                    selected={selected.has(j.job_id)}
+                    onSelect={(on) =>
+                      setSelected((old) => {
+                        const next = new Set(old);
+                        if (on) next.add(j.job_id);
+                        else next.delete(j.job_id);
+                        return next;
+                      })
+                    }
+                  />
                 ))}
               </tbody>
             </table>
@@ -191,9 +235,25 @@ const shortImage = (image: string) =>
     .map((p) => p.slice(p.lastIndexOf('/') + 1) || p)
     .join(' → ');
 
-function JobRow({ job, now }: { job: JobStatusDoc; now: number }) {
+function JobRow(props: {
+  job: JobStatusDoc;
+  now: number;
+  selected: boolean;
+  onSelect: (on: boolean) => void;
+}) {
+  const { job, now } = props;
   return (
     <tr data-job-id={job.job_id} data-status={job.status}>
+      <td data-label="Select">
+        {TERMINAL.has(job.status) && (
+          <input
+            type="checkbox"
+            aria-label={`Select ${job.job_id}`}
+            checked={props.selected}
+            onChange={(e) => props.onSelect(e.currentTarget.checked)}
+          />
+        )}
+      </td>
       <td data-label="Job">
         <a href={href.job(job.job_id)} class="mono">
           {job.job_id}
