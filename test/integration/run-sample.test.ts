@@ -44,6 +44,7 @@ describe('scripts/run-sample', () => {
     expect(out.stdout).toMatch(/^ {2}alice +1000 +\/bin\/bash/m);
     expect(out.stdout).toMatch(/^appliance: started in \d+\.\d s/m);
     expect(out.stdout).toContain('result documents: ');
+    expect(out.stdout).not.toContain('"level":'); // log lines, if any, are for people, not JSON
   });
 
   it('leaves result documents whose report carries the recipe hostname and package count', () => {
