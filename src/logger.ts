@@ -24,9 +24,18 @@ export interface LoggerOptions {
 /** Fields every line carries that a person at a terminal does not need repeated. */
 const PRETTY_IGNORE = 'pid,hostname,worker_id';
 
-function prettyStream(sync: boolean): DestinationStream {
+function prettyStream(sync: boolean): DestinationStream | undefined {
   // Loaded only when asked for: JSON logging (services, the library) never pays for it.
-  const { build } = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
+  let build: (typeof import('pino-pretty'))['build'];
+  try {
+    ({ build } = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty'));
+  } catch (err) {
+    // An install without it (a tree not yet re-installed) still logs, as JSON.
+    process.stderr.write(
+      `pretty logs unavailable (${(err as Error).message.split('\n')[0]}); logging JSON\n`,
+    );
+    return undefined;
+  }
   return build({
     destination: 1,
     sync,
@@ -46,9 +55,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       formatters: { level: (label) => ({ level: label }) },
     },
     options.destination ??
-      (options.pretty
-        ? prettyStream(options.sync ?? false)
-        : pino.destination({ dest: 1, sync: options.sync ?? false })),
+      (options.pretty ? prettyStream(options.sync ?? false) : undefined) ??
+      pino.destination({ dest: 1, sync: options.sync ?? false }),
   );
 }
 
