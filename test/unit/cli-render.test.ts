@@ -12,6 +12,7 @@ import { diffReports } from '../../src/handlers/compare/diff-report.js';
 import type { ComparisonReport } from '../../src/handlers/compare/types.js';
 import { evaluateProfiles } from '../../src/handlers/profile/profiles.js';
 import { osVersion } from '../../src/report/os-version.js';
+import { OPERATION_NAMES } from '../../src/protocol/payloads/index.js';
 import type { ResultDocument } from '../../src/protocol/schema.js';
 import { DEBIAN_FACTS } from '../fixtures/debian.js';
 import { UBUNTU_FACTS } from '../fixtures/ubuntu.js';
@@ -166,6 +167,50 @@ const DOCTOR = {
   ],
 };
 
+const PLAN = {
+  target: 'kubevirt',
+  score: 62,
+  verdict: 'needs-work',
+  categories: {
+    boot: { score: 40, failed: 1, checks: ['BOOT-001'] },
+    network: { score: 80, failed: 1, checks: ['NET-002'] },
+    storage: { score: 100, failed: 0, checks: ['FS-001'] },
+  },
+  steps: [
+    {
+      id: 'STEP-1',
+      action: 'Add the target drivers to the initramfs',
+      reason: 'virtio_blk missing',
+      operation: { type: 'initramfs_add_drivers', drivers: ['virtio_blk'] },
+      fixes: ['BOOT-001'],
+      undoable: true,
+    },
+    {
+      id: 'STEP-2',
+      action: 'Drop HWADDR from /etc/sysconfig/network-scripts/ifcfg-ens192',
+      reason: 'ifcfg-ens192 binds a MAC',
+      operation: null,
+      fixes: ['NET-002'],
+      undoable: false,
+    },
+  ],
+  predicted_score: 91,
+  predicted_verdict: 'ready',
+};
+
+const REPAIR = {
+  fix: 'boot',
+  target: 'kubevirt',
+  dry_run: true,
+  before_score: 62,
+  after_score: 91,
+  predicted_score: 91,
+  applied: false,
+  message: 'Dry run: nothing was written; 1 automatic step would raise the score to 91',
+  plan: PLAN,
+  before: DOCTOR,
+};
+
 const result = (data: unknown, extra: Partial<ResultDocument> = {}): ResultDocument => ({
   job_id: 'job-render-0001',
   status: 'completed',
@@ -185,13 +230,19 @@ describe('CLI renderers', () => {
     ['guestkit.convert', CONVERT],
     ['guestkit.fix', FIX],
     ['guestkit.doctor', DOCTOR],
+    ['guestkit.migrate-plan', PLAN],
+    ['guestkit.repair', REPAIR],
     ['system.echo', { echo: { message: 'hi' }, message: 'Echo handler executed successfully' }],
+    ['test.echo', { echo: { message: 'hi' }, message: 'Echo handler executed successfully' }],
   ];
+  it('has a fixture result for every operation', () => {
+    expect(cases.map(([op]) => op).sort()).toEqual([...OPERATION_NAMES].sort());
+  });
   for (const [op, data] of cases) {
     it(`renders a ${op} result as plain text`, () => {
       const text = renderResult(result(data), op, { color: false });
       expect(text).not.toContain(ESC);
-      expect(operationOf(data)).toBe(op);
+      expect(operationOf(data)).toBe(op === 'test.echo' ? 'system.echo' : op); // the same data
       expect(text).toMatchSnapshot();
     });
   }
