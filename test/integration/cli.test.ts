@@ -183,8 +183,9 @@ describe('client commands', () => {
     expect(page.total).toBeGreaterThanOrEqual(2);
     const lt = await cli(['list', '-n', '1'], env);
     expect(lt.stdout.split('\n')[0]).toMatch(
-      /^JOB ID\s+OPERATION\s+STATUS\s+ATTEMPT\s+SUBMITTED\s+PROGRESS$/,
+      /^JOB ID\s+OPERATION\s+STATUS\s+ATTEMPT\s+SUBMITTED\s+PROGRESS\s+ERROR\s+IMAGE$/,
     );
+    expect(lt.stdout.split('\n')[1]).toMatch(/\scompleted\s+1\s+\S+\s+done\s+-\s+-$/);
     expect(lt.stderr).toMatch(/^1 of \d+ job\(s\); next page: --cursor \S+/);
 
     const caps = await cli(['capabilities', '-o', 'yaml'], env);

@@ -1,8 +1,9 @@
-// `guestkit-worker list`: jobs, newest first, filtered and paginated by the server.
+// `guestkit-worker list`: jobs, newest first, filtered and paginated by the server; each with how
+// far it got (or how it ended), its error code and its image.
 import { Option, type Command } from 'commander';
 import type { JobStatus } from '../../protocol/schema.js';
 import { JOB_STATUSES } from '../../protocol/vocabulary.js';
-import type { ListQuery } from '../../worker/types.js';
+import { isTerminal, type JobStatusDocument, type ListQuery } from '../../worker/types.js';
 import {
   action,
   clientCommand,
@@ -19,6 +20,13 @@ interface ListOptions extends ClientCommandOptions {
   operation?: string;
   limit: string;
   cursor?: string;
+}
+
+/** Live jobs: percent and phase; finished ones how they ended, not a frozen partial figure. */
+function progressCell(j: JobStatusDocument): string {
+  if (j.status === 'completed') return 'done';
+  if (isTerminal(j.status)) return j.progress ? `stopped in ${j.progress.phase}` : '-';
+  return j.progress ? `${j.progress.percent}% ${j.progress.phase}` : '-';
 }
 
 export function registerList(program: Command): void {
@@ -39,14 +47,16 @@ export function registerList(program: Command): void {
       const page = await clientFor(o).list(query);
       print(o.output, page, () =>
         table(
-          ['JOB ID', 'OPERATION', 'STATUS', 'ATTEMPT', 'SUBMITTED', 'PROGRESS'],
+          ['JOB ID', 'OPERATION', 'STATUS', 'ATTEMPT', 'SUBMITTED', 'PROGRESS', 'ERROR', 'IMAGE'],
           page.jobs.map((j) => [
             j.job_id,
             j.operation,
             j.status,
             String(j.attempt),
             j.submitted_at,
-            j.progress ? `${j.progress.percent}% ${j.progress.phase}` : '-',
+            progressCell(j),
+            j.error ? j.error.code : '-',
+            j.image ?? '-',
           ]),
         ),
       );
