@@ -11,6 +11,7 @@ import { constants, type Stats } from 'node:fs';
 import { lstat, open, readlink, realpath, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { partialName, publishNoClobber, refuseExisting, removeQuietly } from '../handlers/output-file.js';
+import { realRoots } from '../../lib/image/index.js';
 import { WorkerError } from '../protocol/errors.js';
 import { resolveAllowedPath } from './paths.js';
 
@@ -120,13 +121,16 @@ export async function openOutput(
     // What the fd is, not what the name says now: a swapped folder shows its real place here.
     const realDir = await readlink(dirFd);
     const real = resolve(realDir, name);
-    await resolveAllowedPath(realDir, c.allowedRoots, { kind: 'dir', field }).catch(() => {
+    // Judged as text: the kernel's name for the fd has no symlink left to follow, and resolving it
+    // again would follow whatever the name points to now, not the folder the fd holds.
+    const roots = await realRoots(c.allowedRoots);
+    if (!realDir.startsWith('/') || !roots.some((r) => inside(real, r))) {
       throw new WorkerError(
         'PATH_NOT_ALLOWED',
         `${field} ${path} now resolves to ${real}, outside the allowed roots (its folder changed after the check); nothing was written`,
         { phase: 'validation', details: { path, real } },
       );
-    });
+    }
     await refuseWorkerFolders(real, path, c, field);
     // lstat: even a dangling symlink at the name is an existing file (link() would refuse it too).
     if (
