@@ -67,7 +67,8 @@ const pathAt = (data: Record<string, unknown>, key: string): string | undefined 
  * a comparison's `baseline → target`. Undefined for jobs without one (echo).
  */
 export function imageOf(envelope: JobRecord['envelope']): string | undefined {
-  const data = envelope.payload?.data;
+  // Defensive: a record read back while its job is being deleted may come without its document.
+  const data = (envelope as JobRecord['envelope'] | null)?.payload?.data;
   if (typeof data !== 'object' || data === null) return undefined;
   const d = data as Record<string, unknown>;
   const baseline = pathAt(d, 'baseline');
