@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { Command, Option } from 'commander';
 import { splitGlob, type ExploreEntry } from '../../../lib/explore/index.js';
 import { openLocal, openRemote, type ExploreSource } from '../explore/source.js';
+import type { loadFilesView } from '../explore/tui.js';
 
 export interface ExploreCommandOptions {
   format?: string;
@@ -78,7 +79,15 @@ async function explore(
   script: boolean,
 ): Promise<number> {
   let source: ExploreSource;
+  let filesView: Awaited<ReturnType<typeof loadFilesView>> | undefined;
   try {
+    if (!script) {
+      // A person is at this terminal (checked above): Ink must draw every frame even when the
+      // environment says CI, where it would otherwise draw only the last one, at exit.
+      delete process.env.CI;
+      delete process.env.CONTINUOUS_INTEGRATION;
+      filesView = await (await import('../explore/tui.js')).loadFilesView();
+    }
     source =
       options.apiUrl !== undefined || process.env.GUESTKIT_WORKER_API_URL
         ? await openRemote(image, options.format, options)
@@ -87,13 +96,8 @@ async function explore(
     return fail(err);
   }
   try {
-    if (!script) {
-      // A person is at this terminal (checked above): Ink must draw every frame even when the
-      // environment says CI, where it would otherwise draw only the last one, at exit.
-      delete process.env.CI;
-      delete process.env.CONTINUOUS_INTEGRATION;
-      const { runFilesView } = await import('../explore/tui.js');
-      await runFilesView(source, path);
+    if (filesView) {
+      await filesView(source, path);
       return 0;
     }
     return await runScript(source, options);

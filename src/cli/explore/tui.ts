@@ -49,10 +49,27 @@ function describe(err: unknown): string {
   return `${e.code ? `${e.code}: ` : ''}${e.message ?? String(err)}`;
 }
 
+/** Loads Ink and React (before a session is opened, so a missing package costs no launch). */
+export async function loadFilesView(): Promise<(source: ExploreSource, start: string) => Promise<void>> {
+  const [react, inkModule] = await Promise.all([load('react'), load('ink')]).catch((err: unknown) => {
+    throw Object.assign(
+      new Error(
+        `the files view needs the npm packages 'ink' and 'react' (run npm install): ${(err as Error).message}`,
+      ),
+      { code: 'MISSING_DEPENDENCY' },
+    );
+  });
+  return (source, start) => runFilesView(react as { default: ReactApi }, inkModule as InkApi, source, start);
+}
+
 /** Runs the files view until q/Esc; the caller closes the session. */
-export async function runFilesView(source: ExploreSource, start: string): Promise<void> {
-  const React = ((await load('react')) as { default: ReactApi }).default;
-  const ink = (await load('ink')) as InkApi;
+async function runFilesView(
+  react: { default: ReactApi },
+  ink: InkApi,
+  source: ExploreSource,
+  start: string,
+): Promise<void> {
+  const React = react.default;
   const h = React.createElement;
   const { Box, Text } = ink;
 
