@@ -76,7 +76,9 @@ beforeAll(async () => {
   for (const f of await getFixtures(['vmware-rocky', 'kvm-ready', 'broken-boot'])) fx[f.name] = f;
   sourceHashBefore = sha(fx['vmware-rocky'].path);
   tw = await startTestWorker(
-    { maxConcurrent: 8 },
+    // Reserved appliances wait for their jobs however loaded the machine is (the 2 s default gives
+    // up on a slow claim and launches again under CI load): the launch count stays known.
+    { maxConcurrent: 8, appliance: { reservationLingerMs: 120_000 } },
     new HandlerRegistry().register(doctorHandler).register(migratePlanHandler).register(repairHandler),
   );
   const ids = new Map<string, string>();
