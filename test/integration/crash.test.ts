@@ -40,7 +40,16 @@ describe('crash safety', () => {
     const results = join(dir, 'results');
     const state = join(dir, 'state');
     mkdirSync(jobs);
-    const args = ['--jobs-dir', jobs, '--results-dir', results, '--state-dir', state, '--work-dir', dir];
+    const args = [
+      '--jobs-dir',
+      jobs,
+      '--results-dir',
+      results,
+      '--state-dir',
+      state,
+      '--work-dir',
+      join(dir, 'work'),
+    ];
     const first = startDaemon([...args, '--max-concurrent', '16', '--log-level', 'info']);
     daemons.push(first);
     await first.waitForLog('daemon ready');

@@ -46,7 +46,7 @@ function setup(): { jobs: string; results: string; args: string[] } {
       '--state-dir',
       join(dir, 'state'),
       '--work-dir',
-      dir,
+      join(dir, 'work'), // not dir: an allowed root over the state folder is refused
     ],
   };
 }
