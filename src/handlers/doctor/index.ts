@@ -131,10 +131,16 @@ async function runMigratePlan(
         },
       },
     };
+    // The default file is the worker's own artifact, named from the job id, beside the job's result
+    // (as the original worker wrote it): the results folder is its root. A destination the job
+    // names follows the output rule (allowed roots, never the worker's folders).
+    const rule = data.export.destination
+      ? ctx.config
+      : { allowedRoots: [ctx.config.resultsDir], stateDir: ctx.config.stateDir, jobsDir: ctx.config.jobsDir };
     const file = await writeReport(
       exported,
       { format: data.export.format, destination, compression: null },
-      ctx.config,
+      rule,
       (n) => ctx.metrics.diskWrite(n),
     );
     if (file) out.export_path = file;
