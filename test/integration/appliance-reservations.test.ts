@@ -44,7 +44,15 @@ beforeAll(async () => {
   // Linger long enough for a loaded machine: a reserved job's run (result write, qemu-img probe)
   // can take seconds at load 15, and the claim, not the clock, is what this test is about. The
   // appliances still close as soon as every reservation is claimed.
-  configureSharedAppliancePool({ guestfs: { tmpdir: dir }, maxAppliances: 2, reservationLingerMs: 120_000 });
+  // The batch window too: a queued job pins and checks its images (header reads, a qemu-img probe)
+  // before it reserves, which takes longer than the 300 ms default on a loaded machine; the
+  // reservations must reach the launch, which is what this test is about.
+  configureSharedAppliancePool({
+    guestfs: { tmpdir: dir },
+    maxAppliances: 2,
+    reservationLingerMs: 120_000,
+    batchWindowMs: 5000,
+  });
   fixtures.push(...(await getFixtures(GUESTS)));
   // The worker's defaults (max_concurrent 4), read without the environment.
   const config = resolveConfig(
