@@ -6,11 +6,12 @@
 // Group commit: writes made during one event-loop turn share one transaction, committed on
 // setImmediate; each write's promise resolves only after that commit, so whatever a caller
 // acknowledges (a submission, a terminal status) is durable. Each write runs in its own savepoint,
-// so a failing one leaves the others intact.
+// so a failing one leaves the others intact. Writes a crash may lose without harm (durable: false)
+// are deferred and merged into the job's next write (sqlite-deferred.ts).
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ValidationError, WorkerError, type JobErrorInfo } from '../protocol/errors.js';
+import { WorkerError } from '../protocol/errors.js';
 import { WalCheckpointer } from './checkpointer.js';
 import {
   TERMINAL_STATUSES,
@@ -19,8 +20,18 @@ import {
   type ResultDocument,
   type TerminalStatus,
 } from '../protocol/schema.js';
-import { JOB_STATUSES } from '../protocol/vocabulary.js';
 import type { JobProgress, ListQuery } from '../worker/types.js';
+import { DeferredWrites, type TransitionState } from './sqlite-deferred.js';
+import {
+  ALL_STATUSES,
+  PURGE_BATCH,
+  SCHEMA,
+  decodeCursor,
+  encodeCursor,
+  fromRow,
+  invalidCursor,
+  type JobRow,
+} from './sqlite-rows.js';
 import type {
   CreateOutcome,
   JobRecord,
@@ -33,120 +44,13 @@ import type {
   WriteOptions,
 } from './types.js';
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS jobs (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  job_id TEXT NOT NULL UNIQUE,
-  operation TEXT NOT NULL,
-  payload_type TEXT NOT NULL,
-  status TEXT NOT NULL,
-  attempt INTEGER NOT NULL,
-  priority INTEGER NOT NULL,
-  execution TEXT NOT NULL,
-  submitted_at INTEGER NOT NULL,
-  started_at INTEGER,
-  completed_at INTEGER,
-  not_before INTEGER,
-  worker_id TEXT,
-  progress TEXT,
-  error TEXT,
-  idempotency_key TEXT,
-  envelope TEXT NOT NULL,
-  source TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS jobs_pending ON jobs(priority DESC, seq) WHERE status = 'pending';
-CREATE INDEX IF NOT EXISTS jobs_status_seq ON jobs(status, seq);
-CREATE INDEX IF NOT EXISTS jobs_operation_seq ON jobs(operation, seq);
-CREATE INDEX IF NOT EXISTS jobs_completed ON jobs(completed_at) WHERE completed_at IS NOT NULL;
-CREATE TABLE IF NOT EXISTS idempotency_keys (key TEXT PRIMARY KEY, job_id TEXT NOT NULL) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS idempotency_keys_job ON idempotency_keys(job_id);
-CREATE TABLE IF NOT EXISTS status_history (
-  id INTEGER PRIMARY KEY,
-  job_id TEXT NOT NULL,
-  from_status TEXT,
-  to_status TEXT NOT NULL,
-  at INTEGER NOT NULL,
-  attempt INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS status_history_job ON status_history(job_id);
-CREATE TABLE IF NOT EXISTS events (
-  job_id TEXT NOT NULL,
-  sequence INTEGER NOT NULL,
-  body TEXT NOT NULL,
-  PRIMARY KEY (job_id, sequence)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS results (job_id TEXT PRIMARY KEY, body TEXT NOT NULL) WITHOUT ROWID;
-`;
-
-interface JobRow {
-  seq: number;
-  job_id: string;
-  operation: string;
-  payload_type: string;
-  status: JobStatus;
-  attempt: number;
-  priority: number;
-  execution: string;
-  submitted_at: number;
-  started_at: number | null;
-  completed_at: number | null;
-  not_before: number | null;
-  worker_id: string | null;
-  progress: string | null;
-  error: string | null;
-  idempotency_key: string | null;
-  envelope: string;
-  source: string;
-}
-
-function fromRow(row: JobRow): JobRecord {
-  return {
-    job_id: row.job_id,
-    operation: row.operation,
-    payload_type: row.payload_type,
-    status: row.status,
-    attempt: row.attempt,
-    execution: JSON.parse(row.execution) as JobRecord['execution'],
-    submitted_at: row.submitted_at,
-    started_at: row.started_at,
-    completed_at: row.completed_at,
-    not_before: row.not_before,
-    worker_id: row.worker_id,
-    progress: row.progress === null ? null : (JSON.parse(row.progress) as JobProgress),
-    error: row.error === null ? null : (JSON.parse(row.error) as JobErrorInfo),
-    seq: row.seq,
-    envelope: JSON.parse(row.envelope) as JobRecord['envelope'],
-    source: row.source,
-  };
-}
-
-const ALL_STATUSES: readonly JobStatus[] = JOB_STATUSES;
-
-/** Jobs deleted per purge transaction: small enough to keep each commit to a few milliseconds. */
-const PURGE_BATCH = 200;
+export { decodeCursor, encodeCursor, invalidCursor };
 
 export interface SqliteStoreOptions {
   /** File path, or ':memory:' (non-durable; tests and benchmark anchor). */
   path: string;
   /** Progress events kept per job. Default 1000. */
   eventsPerJob?: number;
-}
-
-export function encodeCursor(seq: number): string {
-  return Buffer.from(`s${seq}`).toString('base64url');
-}
-
-export function decodeCursor(cursor: string): number | undefined {
-  const m = /^s(\d+)$/.exec(Buffer.from(cursor, 'base64url').toString());
-  return m ? Number(m[1]) : undefined;
-}
-
-/** A list cursor that is not one this store handed out: a 400 with what to do. */
-export function invalidCursor(cursor: string): ValidationError {
-  return new ValidationError(
-    `Invalid cursor '${cursor.slice(0, 64)}': use the next_cursor of a previous page, or omit it for the first page`,
-    { field: 'cursor' },
-  );
 }
 
 /**
@@ -190,6 +94,9 @@ export class SqliteStore implements JobStore {
   private batch: { resolve: () => void; reject: (err: unknown) => void }[] | undefined;
   private savepoint!: (fn: () => unknown) => unknown;
   private checkpointer: WalCheckpointer | undefined;
+  private deferred!: DeferredWrites;
+  /** Jobs whose deferred writes failed at a commit: their next transition reports it (bounded). */
+  private readonly lost = new Map<string, unknown>();
 
   constructor(private readonly options: SqliteStoreOptions) {
     this.eventsPerJob = options.eventsPerJob ?? 1000;
@@ -214,6 +121,7 @@ export class SqliteStore implements JobStore {
     this.stmts = this.prepare(db);
     // Inside the open batch transaction, better-sqlite3 runs this as a SAVEPOINT.
     this.savepoint = db.transaction((fn: () => unknown) => fn());
+    this.deferred = new DeferredWrites(db, (text) => this.sql(text), this.eventsPerJob);
   }
 
   /**
@@ -221,12 +129,7 @@ export class SqliteStore implements JobStore {
    * when `durable` is false: the write is applied now and committed with the batch).
    */
   private write<T>(fn: () => T, durable = true): Promise<T> {
-    const db = this.conn;
-    if (!this.batch) {
-      this.begin(db);
-      this.batch = [];
-      setImmediate(() => this.commit());
-    }
+    this.openBatch();
     let value: T;
     try {
       value = this.savepoint(fn) as T;
@@ -235,6 +138,32 @@ export class SqliteStore implements JobStore {
     }
     if (!durable) return Promise.resolve(value);
     return new Promise<T>((resolve, reject) => this.batch?.push({ resolve: () => resolve(value), reject }));
+  }
+
+  /** Opens the group-commit transaction unless one is open; it commits on setImmediate. */
+  private openBatch(): void {
+    if (this.batch) return;
+    this.begin(this.conn);
+    this.batch = [];
+    setImmediate(() => this.commit());
+  }
+
+  /** Writes one job's deferred state now (in the open batch, in its own savepoint). */
+  private settle(jobId: string): void {
+    if (this.deferred.has(jobId)) this.savepoint(() => this.deferred.flush(jobId));
+  }
+
+  /** Writes every job's deferred state now (before reads and writes that span jobs). */
+  private settleAll(): void {
+    for (const id of this.deferred.ids()) {
+      try {
+        this.settle(id);
+      } catch (err) {
+        // The job's transitions since its last durable write are lost (as in a crash); its next
+        // transition says why instead of failing a compare-and-set silently.
+        if (this.lost.size < 1000) this.lost.set(id, err);
+      }
+    }
   }
 
   /**
@@ -255,6 +184,7 @@ export class SqliteStore implements JobStore {
   }
 
   private commit(): void {
+    if (this.batch && this.db) this.settleAll();
     const waiters = this.batch;
     this.batch = undefined;
     if (!waiters || !this.db) return;
@@ -303,7 +233,8 @@ export class SqliteStore implements JobStore {
         `INSERT INTO jobs (job_id, operation, payload_type, status, attempt, priority, execution, submitted_at,
            idempotency_key, envelope, source)
          VALUES (@job_id, @operation, @payload_type, 'pending', @attempt, @priority, @execution, @submitted_at,
-           @idempotency_key, @envelope, @source)`,
+           @idempotency_key, @envelope, @source)
+         ON CONFLICT (job_id) DO NOTHING`,
       ),
       keyGet: db.prepare<[string], { job_id: string }>('SELECT job_id FROM idempotency_keys WHERE key = ?'),
       keyPut: db.prepare('INSERT OR REPLACE INTO idempotency_keys (key, job_id) VALUES (?, ?)'),
@@ -351,16 +282,17 @@ export class SqliteStore implements JobStore {
   async create(job: NewJob): Promise<CreateOutcome> {
     const s = this.stmts;
     return this.write((): CreateOutcome => {
-      const existing = s.byId.get(job.job_id);
-      if (existing) {
-        const rec = fromRow(existing);
-        return {
-          kind: existing.envelope === job.document ? 'same_document' : 'duplicate_job_id',
-          job: rec,
-        };
-      }
+      this.deferred.flush(job.job_id);
       const key = job.execution.idempotency_key;
+      const existingOutcome = (): CreateOutcome | undefined => {
+        const existing = s.byId.get(job.job_id);
+        if (!existing) return undefined;
+        const kind = existing.envelope === job.document ? 'same_document' : 'duplicate_job_id';
+        return { kind, job: fromRow(existing) };
+      };
       if (key !== null) {
+        const existing = existingOutcome();
+        if (existing) return existing;
         const owner = s.keyGet.get(key);
         const prior = owner ? s.byId.get(owner.job_id) : undefined;
         if (prior) {
@@ -370,6 +302,7 @@ export class SqliteStore implements JobStore {
           }
         }
       }
+      // A new id is the common case: insert, and look for the existing job only on a conflict.
       const info = s.insert.run({
         job_id: job.job_id,
         operation: job.operation,
@@ -382,6 +315,11 @@ export class SqliteStore implements JobStore {
         envelope: job.document,
         source: job.source,
       });
+      if (info.changes === 0) {
+        const existing = existingOutcome();
+        if (existing) return existing;
+        throw new Error(`job ${job.job_id} was neither inserted nor found`);
+      }
       if (key !== null) s.keyPut.run(key, job.job_id);
       s.history.run(job.job_id, null, 'pending', job.submitted_at, job.attempt);
       const { document: _document, ...fields } = job;
@@ -401,6 +339,7 @@ export class SqliteStore implements JobStore {
   }
 
   async get(jobId: string): Promise<JobRecord | undefined> {
+    this.settle(jobId);
     const row = this.stmts.byId.get(jobId);
     return row ? fromRow(row) : undefined;
   }
@@ -415,6 +354,31 @@ export class SqliteStore implements JobStore {
   ): Promise<JobRecord | undefined> {
     const s = this.stmts;
     const current = options.current;
+    const durable = options.durable ?? true;
+    const lost = this.lost.get(jobId);
+    if (lost !== undefined) {
+      this.lost.delete(jobId);
+      throw lost;
+    }
+    // Not durable, and the caller's record to build the answer from: nothing is written until
+    // the job's next durable write or the commit, whichever comes first.
+    if (!durable && current && !result) {
+      this.openBatch();
+      const state = this.deferred.transition(jobId, from, to, patch);
+      return state && withPatch(current, to, patch, state);
+    }
+    if (this.deferred.has(jobId)) {
+      // The job's deferred writes and this one, written as one.
+      return this.write((): JobRecord | undefined => {
+        const state = this.deferred.transition(jobId, from, to, patch);
+        const moved = this.deferred.flush(jobId);
+        if (!state || !moved) return undefined;
+        if (result) s.resultPut.run(jobId, JSON.stringify(result));
+        if (current) return withPatch(current, to, patch, state);
+        const row = s.byId.get(jobId);
+        return row && fromRow(row);
+      }, durable);
+    }
     return this.write((): JobRecord | undefined => {
       // With one expected status the compare-and-set is the UPDATE's own WHERE (no read first).
       const prior: JobStatus | undefined = from.length === 1 ? from[0] : s.statusOf.get(jobId)?.status;
@@ -438,14 +402,9 @@ export class SqliteStore implements JobStore {
       s.history.run(jobId, prior, to, Date.now(), row.attempt);
       if (result) s.resultPut.run(jobId, JSON.stringify(result));
       if (!current) return fromRow(row as JobRow);
-      const next: JobRecord = { ...current, status: to, attempt: row.attempt };
-      for (const [k, v] of Object.entries(patch) as [keyof TransitionPatch, unknown][]) {
-        if (v !== undefined) (next as unknown as Record<string, unknown>)[k] = v;
-      }
-      if (patch.progress === undefined)
-        next.progress = row.progress === null ? null : (JSON.parse(row.progress) as JobProgress);
-      return next;
-    }, options.durable ?? true);
+      const progress = row.progress === null ? null : (JSON.parse(row.progress) as JobProgress);
+      return withPatch(current, to, patch, { attempt: row.attempt, progress });
+    }, durable);
   }
 
   async appendEvent(event: ProgressEvent, options: WriteOptions = {}): Promise<void> {
@@ -455,28 +414,39 @@ export class SqliteStore implements JobStore {
       percent: event.progress_percent,
       message: event.message,
     };
+    if (options.durable === false) {
+      // Written with the job's next write or at the commit: one UPDATE of progress per commit.
+      this.openBatch();
+      this.deferred.event(event, progress);
+      return;
+    }
     await this.write(() => {
+      this.deferred.flush(event.job_id);
       s.eventPut.run(event.job_id, event.sequence, JSON.stringify(event));
       if (event.sequence >= this.eventsPerJob)
         s.eventTrim.run(event.job_id, event.sequence - this.eventsPerJob);
       s.progressPut.run(JSON.stringify(progress), event.job_id);
-    }, options.durable ?? true);
+    });
   }
 
   async events(jobId: string, afterSequence = -1): Promise<ProgressEvent[]> {
+    this.settle(jobId);
     return this.stmts.eventsAfter.all(jobId, afterSequence).map((r) => JSON.parse(r.body) as ProgressEvent);
   }
 
   async lastSequence(jobId: string): Promise<number> {
+    this.settle(jobId);
     return this.stmts.lastSeq.get(jobId)?.s ?? -1;
   }
 
   async result(jobId: string): Promise<ResultDocument | undefined> {
+    this.settle(jobId);
     const row = this.stmts.resultGet.get(jobId);
     return row ? (JSON.parse(row.body) as ResultDocument) : undefined;
   }
 
   async history(jobId: string): Promise<StatusHistoryEntry[]> {
+    this.settle(jobId);
     return this.stmts.historyOf.all(jobId).map((r) => ({
       job_id: r.job_id,
       from: r.from_status,
@@ -487,6 +457,7 @@ export class SqliteStore implements JobStore {
   }
 
   async list(query: ListQuery): Promise<StoreListPage> {
+    this.settleAll();
     const limit = Math.min(Math.max(query.limit ?? 100, 1), 1000);
     const where: string[] = [];
     const params: unknown[] = [];
@@ -520,12 +491,14 @@ export class SqliteStore implements JobStore {
   }
 
   async counts(): Promise<Record<JobStatus, number>> {
+    this.settleAll();
     const out = Object.fromEntries(ALL_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>;
     for (const r of this.stmts.counts.all()) out[r.status] = r.n;
     return out;
   }
 
   async pending(limit: number, after?: { priority: number; seq: number }): Promise<JobRecord[]> {
+    this.settleAll();
     const rows = after
       ? this.stmts.pendingAfter.all({ limit, priority: after.priority, seq: after.seq })
       : this.stmts.pending.all(limit);
@@ -534,6 +507,7 @@ export class SqliteStore implements JobStore {
 
   async requeueInterrupted(workerId?: string): Promise<JobRecord[]> {
     const s = this.stmts;
+    this.settleAll();
     return this.write((): JobRecord[] => {
       const out: JobRecord[] = [];
       for (const row of s.interrupted.all()) {
@@ -553,6 +527,7 @@ export class SqliteStore implements JobStore {
 
   async deleteTerminal(jobId: string): Promise<boolean> {
     return this.write(() => {
+      this.deferred.flush(jobId);
       const row = this.stmts.byId.get(jobId);
       if (!row || !TERMINAL_STATUSES.includes(row.status as TerminalStatus)) return false;
       this.forget(jobId);
@@ -575,6 +550,7 @@ export class SqliteStore implements JobStore {
     // commit, with a turn of the event loop in between, so requests are served meanwhile.
     let total = 0;
     for (;;) {
+      this.settleAll();
       const ids = this.stmts.expired.all(olderThan).map((r) => r.job_id);
       if (ids.length === 0) return total;
       await this.write(() => {
@@ -591,4 +567,19 @@ export class SqliteStore implements JobStore {
     const err = this.checkpointer?.error;
     if (err) throw new Error(`WAL checkpoints failing: ${err}`);
   }
+}
+
+/** The caller's record moved to `to` with `patch`, and what the store knows better (attempt, progress). */
+function withPatch(
+  current: JobRecord,
+  to: JobStatus,
+  patch: TransitionPatch,
+  state: TransitionState,
+): JobRecord {
+  const next: JobRecord = { ...current, status: to, attempt: state.attempt };
+  for (const [k, v] of Object.entries(patch) as [keyof TransitionPatch, unknown][]) {
+    if (v !== undefined) (next as unknown as Record<string, unknown>)[k] = v;
+  }
+  if (patch.progress === undefined) next.progress = state.progress;
+  return next;
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ResolvedExecution } from '../../src/protocol/schema.js';
 import { SqliteStore, decodeCursor, encodeCursor } from '../../src/store/sqlite.js';
-import type { NewJob } from '../../src/store/types.js';
+import type { JobRecord, NewJob } from '../../src/store/types.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -194,5 +194,123 @@ describe('SqliteStore', () => {
     // the key is free again
     expect((await s.create(newJob('job-old-00002', { idempotency_key: 'old' }))).kind).toBe('created');
     await s.close();
+  });
+
+  it('defers non-durable writes into the next one, keeping the compare-and-set, order and history exact', async () => {
+    const path = tempDb();
+    const s = new SqliteStore({ path, eventsPerJob: 3 });
+    await s.open();
+    const created = await s.create(newJob('job-d-000001'));
+    if (created.kind !== 'created') throw new Error(created.kind);
+    const lazy = (current: JobRecord) => ({ durable: false, current });
+    const a = await s.transition(
+      'job-d-000001',
+      ['pending'],
+      'assigned',
+      { worker_id: 'w1' },
+      undefined,
+      lazy(created.job),
+    );
+    expect(a).toMatchObject({ status: 'assigned', worker_id: 'w1', attempt: 1, progress: null });
+    // The deferred status decides the next compare-and-set, reads included.
+    expect(
+      await s.transition('job-d-000001', ['pending'], 'running', {}, undefined, lazy(a!)),
+    ).toBeUndefined();
+    const r = await s.transition(
+      'job-d-000001',
+      ['assigned'],
+      'running',
+      { started_at: 7 },
+      undefined,
+      lazy(a!),
+    );
+    expect(r).toMatchObject({ status: 'running', started_at: 7 });
+    for (let i = 0; i < 5; i++) {
+      const event = {
+        job_id: 'job-d-000001',
+        timestamp: 't',
+        sequence: i,
+        phase: 'p',
+        progress_percent: i * 10,
+        message: `m${i}`,
+      };
+      await s.appendEvent(event, { durable: false });
+    }
+    expect(await s.get('job-d-000001')).toMatchObject({
+      status: 'running',
+      started_at: 7,
+      worker_id: 'w1',
+      progress: { percent: 40 },
+    });
+    expect((await s.events('job-d-000001')).map((e) => e.sequence)).toEqual([2, 3, 4]);
+    // Deferred again after the read wrote them, then merged into the durable terminal write.
+    await s.appendEvent(
+      {
+        job_id: 'job-d-000001',
+        timestamp: 't',
+        sequence: 5,
+        phase: 'q',
+        progress_percent: 100,
+        message: 'done',
+      },
+      { durable: false },
+    );
+    const done = await s.transition(
+      'job-d-000001',
+      ['running'],
+      'completed',
+      { completed_at: 9 },
+      undefined,
+      { current: r! },
+    );
+    expect(done).toMatchObject({
+      status: 'completed',
+      completed_at: 9,
+      progress: { phase: 'q', percent: 100 },
+    });
+    await s.close();
+
+    const again = new SqliteStore({ path, eventsPerJob: 3 });
+    await again.open();
+    expect(await again.get('job-d-000001')).toMatchObject({
+      status: 'completed',
+      started_at: 7,
+      completed_at: 9,
+      worker_id: 'w1',
+      progress: { phase: 'q' },
+    });
+    expect((await again.history('job-d-000001')).map((h) => `${h.from}->${h.to}@${h.attempt}`)).toEqual([
+      'null->pending@1',
+      'pending->assigned@1',
+      'assigned->running@1',
+      'running->completed@1',
+    ]);
+    expect((await again.events('job-d-000001')).map((e) => e.sequence)).toEqual([3, 4, 5]);
+    expect(await again.counts()).toMatchObject({ completed: 1, running: 0 });
+    await again.close();
+  });
+
+  it('commits deferred writes with the batch: a job left running is re-queued after a reopen', async () => {
+    const path = tempDb();
+    const s = new SqliteStore({ path });
+    await s.open();
+    const created = await s.create(newJob('job-d-000002'));
+    if (created.kind !== 'created') throw new Error(created.kind);
+    const a = await s.transition('job-d-000002', ['pending'], 'assigned', {}, undefined, {
+      durable: false,
+      current: created.job,
+    });
+    await s.transition('job-d-000002', ['assigned'], 'running', { started_at: 1 }, undefined, {
+      durable: false,
+      current: a!,
+    });
+    await new Promise((r) => setImmediate(r)); // the group commit
+    await s.close();
+    const again = new SqliteStore({ path });
+    await again.open();
+    expect((await again.requeueInterrupted()).map((j) => [j.job_id, j.attempt])).toEqual([
+      ['job-d-000002', 2],
+    ]);
+    await again.close();
   });
 });
