@@ -1,8 +1,8 @@
 // The web dashboard in a real headless Chromium (Debian's, driven by playwright-core) against the
 // real API (buildApi) and worker (SQLite store, real handlers) in this process, with a token.
-// One appliance launch for the whole file: the inspect job of debian-like and a compare job
-// (rhel-like → debian-like-updated; every fstab by UUID, so drive order does not matter) are
-// submitted together and batched into one appliance. Screenshots: test-results/screenshots/.
+// One appliance launch for the whole file: the inspect jobs of debian-like and multi-os (two
+// roots) and a compare job (rhel-like → debian-like-updated; every fstab by UUID or label, so drive
+// order does not matter) are submitted together and batched into one appliance. Screenshots: test-results/screenshots/.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -46,7 +46,7 @@ let browser: Browser;
 let context: BrowserContext;
 let page: Page;
 const fx: Record<string, Fixture> = {};
-const ids = { inspect: '', compare: '' };
+const ids = { inspect: '', multi: '', compare: '' };
 /** Requests the page made to anything but the API's origin (no CDN, no network at run time). */
 const foreign: string[] = [];
 
@@ -66,9 +66,10 @@ beforeAll(async () => {
     // vitest sets NODE_ENV=test, which would make Vite emit a non-production bundle.
     env: { ...process.env, NODE_ENV: 'production' },
   });
-  for (const f of await getFixtures(['debian-like', 'debian-like-updated', 'rhel-like'])) fx[f.name] = f;
+  for (const f of await getFixtures(['debian-like', 'debian-like-updated', 'rhel-like', 'multi-os']))
+    fx[f.name] = f;
 
-  // One appliance for all three drives: a single slot and a window wide enough for both jobs'
+  // One appliance for all four drives: a single slot and a window wide enough for the jobs'
   // probing to finish on a loaded machine.
   configureSharedAppliancePool({ maxAppliances: 1, batchWindowMs: 8000 });
   tw = await startTestWorker(
@@ -76,6 +77,9 @@ beforeAll(async () => {
     new HandlerRegistry().register(systemEchoHandler).register(inspectHandler).register(compareHandler),
   );
   const inspect = job('guestkit.inspect', { image: { path: fx['debian-like'].path, format: 'raw' } }, (b) =>
+    b.timeout(1500),
+  );
+  const multi = job('guestkit.inspect', { image: { path: fx['multi-os'].path, format: 'raw' } }, (b) =>
     b.timeout(1500),
   );
   const compare = job(
@@ -87,8 +91,9 @@ beforeAll(async () => {
     },
     (b) => b.timeout(1500),
   );
-  await Promise.all([tw.worker.submit(inspect), tw.worker.submit(compare)]);
+  await Promise.all([tw.worker.submit(inspect), tw.worker.submit(multi), tw.worker.submit(compare)]);
   ids.inspect = inspect.job_id;
+  ids.multi = multi.job_id;
   ids.compare = compare.job_id;
 
   app = await buildApi(tw.worker, { token: TOKEN });
@@ -352,6 +357,37 @@ describe('dashboard in a real browser', () => {
       await shot('report-400');
       expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(400);
       await page.setViewportSize({ width: 1280, height: 800 });
+    },
+    LONG,
+  );
+
+  it(
+    'shows every root of a two-OS disk (multi-os), each with its own OS, filesystems and packages',
+    async () => {
+      const done = await tw.worker.waitFor(ids.multi);
+      expect(done.status, JSON.stringify(done.error)).toBe('completed');
+      await page.goto(`${base}/#/jobs/${ids.multi}/report`);
+      const picker = page.getByRole('group', { name: 'Operating systems on this disk' });
+      const buttons = picker.getByRole('button');
+      await expect.poll(() => buttons.count()).toBe(2);
+      for (const [i, os] of fx['multi-os'].facts.oses.entries()) {
+        const button = buttons.nth(i);
+        expect(await button.getAttribute('data-root')).toBe(os.root);
+        await button.click();
+        await expect.poll(() => button.getAttribute('aria-pressed')).toBe('true');
+        await page.locator(`.root-view[data-root="${os.root}"]`).waitFor();
+        const card = await page.locator('#os').textContent();
+        expect(card).toContain(os.hostname);
+        expect(card).toContain(os.distro);
+        const packages = await page
+          .locator('table.packages tbody tr')
+          .evaluateAll((r) => r.map((x) => x.getAttribute('data-package')));
+        expect(packages).toEqual(os.packages.map((p) => p.name).sort());
+        const storage = await page.locator('#storage').textContent();
+        for (const f of os.filesystems) expect(storage).toContain(f.uuid);
+        for (const e of os.fstab) expect(storage).toContain(e.spec);
+        await shot(`report-multi-os-${i + 1}-1280`);
+      }
     },
     LONG,
   );

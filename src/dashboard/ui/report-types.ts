@@ -20,6 +20,8 @@ export interface InspectReport {
   image: { path: string; format: string; size_bytes: number; virtual_size_bytes: number; checksum?: string };
   operating_system: OsInfo;
   operating_systems?: OsInfo[];
+  /** Every root with its own sections when the disk holds more than one OS (first: the top level's). */
+  roots?: RootView[];
   mountpoints: Record<string, string>;
   filesystems: { device: string; type: string; uuid: string; label: string; size_bytes: number }[];
   packages?: {
@@ -81,6 +83,9 @@ export interface InspectReport {
   warnings?: string[];
   generated_at?: string;
 }
+
+/** One root of a multi-OS report: the report's own sections, without the image and envelope. */
+export type RootView = Omit<InspectReport, 'image' | 'operating_systems' | 'roots' | 'generated_at'>;
 
 export interface Finding {
   id: string;

@@ -1,13 +1,13 @@
 // The tables of an inspection report: packages (with search), services, users, network, storage.
 import { useMemo, useState } from 'preact/hooks';
 import { bytes, show } from '../format.js';
-import type { InspectReport } from '../report-types.js';
+import type { RootView } from '../report-types.js';
 import { Section, TableWrap } from './common.js';
 
 /** Rendering thousands of rows would make the page sluggish; the search narrows them. */
 const MAX_ROWS = 500;
 
-export function InspectSections({ report: r }: { report: InspectReport }) {
+export function InspectSections({ report: r }: { report: RootView }) {
   return (
     <>
       {r.packages && <PackagesTable packages={r.packages} />}
@@ -173,7 +173,7 @@ export function InspectSections({ report: r }: { report: InspectReport }) {
   );
 }
 
-function PackagesTable({ packages }: { packages: NonNullable<InspectReport['packages']> }) {
+function PackagesTable({ packages }: { packages: NonNullable<RootView['packages']> }) {
   const [q, setQ] = useState('');
   const filtered = useMemo(() => {
     const needle = q.trim().toLowerCase();
