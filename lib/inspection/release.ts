@@ -261,11 +261,18 @@ function osinfoOf(distro: string, major: number, minor: number): string {
   return major > 0 || minor > 0 ? `${distro}${major}.${minor}` : 'unknown';
 }
 
+/**
+ * libguestfs' check_package_management: a function of the distribution and the major version
+ * alone (0 when no file gave one): Debian and Ubuntu are apt whatever their version; Fedora and
+ * the RHEL family with no version are unknown. (Fedora >= 22 is dnf only when /usr/bin/dnf
+ * exists: the caller checks that on the guest.)
+ */
 function packageManagement(distro: string, major: number): string {
   if (DEB.has(distro)) return 'apt';
-  if (distro === 'fedora') return major >= 22 ? 'dnf' : 'yum';
+  if (distro === 'fedora') return major >= 22 ? 'dnf' : major >= 1 ? 'yum' : 'unknown';
   if (major >= 8) return 'dnf';
-  return major >= 5 ? 'yum' : 'up2date';
+  if (major >= 5) return 'yum';
+  return major >= 2 ? 'up2date' : 'unknown';
 }
 
 /**
@@ -322,14 +329,14 @@ export function identifyLinux(
     minor_version: minor,
     osinfo: osinfoOf(id.distro, major, minor),
     package_format: DEB.has(id.distro) ? 'deb' : 'rpm',
-    // libguestfs derives the package manager from the version: none known, none said.
-    package_management: id.version ? packageManagement(id.distro, major) : 'unknown',
+    package_management: packageManagement(id.distro, major),
   };
 }
 
 /**
  * The hostname libguestfs reports: the first line of /etc/HOSTNAME or /etc/hostname that is
- * neither empty nor a `#` comment, else HOSTNAME= of /etc/sysconfig/network; 'unknown' when none
+ * neither empty nor a `#` comment, else HOSTNAME= of /etc/sysconfig/network (quotes kept, as
+ * Augeas gives it); 'unknown' when none
  * says.
  */
 export function hostnameOf(files: ReleaseFiles): string {
@@ -342,7 +349,9 @@ export function hostnameOf(files: ReleaseFiles): string {
   }
   const network = files.get('/etc/sysconfig/network');
   if (network !== undefined) {
-    const kv = keyValues(network, shellUnquote).find(([k]) => k.trim() === 'HOSTNAME');
+    // Read through Augeas' Shellvars lens, which keeps a value's quotes: libguestfs 1.48 reports
+    // HOSTNAME="web01" as `"web01"` (quotes included), and so does this.
+    const kv = keyValues(network, (v) => v).find(([k]) => k.trim() === 'HOSTNAME');
     if (kv) return kv[1].trim();
   }
   return 'unknown';

@@ -36,6 +36,17 @@ const REGRESSIONS: GuestSpec[] = [
   },
   // fstab octal escapes: Augeas keeps them, the LABEL= entry is dropped.
   { ...base, fstab: { ...base.fstab, extras: ['escaped-label'] } },
+  // Found by the 500-case run: HOSTNAME="web01" in /etc/sysconfig/network, which inspect_os
+  // (Augeas) reports with its quotes.
+  {
+    ...base,
+    family: 'rhel',
+    major: 9,
+    minor: 2,
+    hostname: { ...base.hostname, etcHostname: null, sysconfig: 'quoted' },
+  },
+  // Found by the 500-case run: Debian with no version in any file is still apt to inspect_os.
+  { ...base, osRelease: { ...base.osRelease!, version: 'absent' }, releaseFile: false },
 ];
 
 describe('differential: fast inspection = inspect_os', () => {

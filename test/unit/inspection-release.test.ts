@@ -273,6 +273,18 @@ describe('identifyLinux', () => {
     });
   });
 
+  it('Debian and Ubuntu with no version anywhere: apt all the same, as libguestfs says (differential run)', () => {
+    const osRelease = (id: string) => `NAME="X"\nID=${id}\nPRETTY_NAME="X"\n`;
+    for (const id of ['debian', 'ubuntu'])
+      expect(identifyLinux(files({ '/etc/os-release': osRelease(id) }))).toMatchObject({
+        distro: id,
+        major_version: 0,
+        package_management: 'apt',
+      });
+    const fedora = identifyLinux(files({ '/etc/os-release': osRelease('fedora') }));
+    expect(fedora).toMatchObject({ distro: 'fedora', major_version: 0, package_management: 'unknown' });
+  });
+
   it('redhat-release alone: Fedora, RHEL (with and without minor), CentOS', () => {
     const one = (text: string) => identifyLinux(files({ '/etc/redhat-release': `${text}\n` }));
     expect(one('Fedora release 39 (Thirty Nine)')).toMatchObject({
@@ -404,9 +416,12 @@ describe('hostnameOf', () => {
     expect(hostnameOf(files({ '/etc/HOSTNAME': '', '/etc/hostname': 'web01\n' }))).toBe('web01');
   });
 
-  it('falls back to HOSTNAME= of /etc/sysconfig/network', () => {
-    const network = 'NETWORKING=yes\nHOSTNAME="rhel6.example.com"\nGATEWAY=10.0.0.1\n';
+  it('falls back to HOSTNAME= of /etc/sysconfig/network, quotes kept as libguestfs (Augeas) keeps them', () => {
+    const network = 'NETWORKING=yes\nHOSTNAME=rhel6.example.com\nGATEWAY=10.0.0.1\n';
     expect(hostnameOf(files({ '/etc/sysconfig/network': network }))).toBe('rhel6.example.com');
+    // Found by the 500-case differential run: inspect_os says `"web01"`, quotes included.
+    const quoted = 'NETWORKING=yes\nHOSTNAME="web01"\n';
+    expect(hostnameOf(files({ '/etc/sysconfig/network': quoted }))).toBe('"web01"');
   });
 
   it('says unknown when nothing names the host', () => {
