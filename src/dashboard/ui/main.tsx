@@ -57,13 +57,13 @@ function Page({ route }: { route: Route }) {
     case 'jobs':
       return <JobsPage />;
     case 'job':
-      return <JobPage id={route.id} />;
+      return <JobPage key={route.id} id={route.id} />;
     case 'report':
-      return <ReportPage id={route.id} />;
+      return <ReportPage key={route.id} id={route.id} />;
     case 'doctor':
-      return <DoctorPage id={route.id} />;
+      return <DoctorPage key={route.id} id={route.id} />;
     case 'compare':
-      return <ComparePage id={route.id} />;
+      return <ComparePage key={route.id} id={route.id} />;
     case 'workers':
       return <WorkersPage />;
     case 'submit':
