@@ -13,10 +13,11 @@ import type {
   NewJob,
   StatusHistoryEntry,
   StoreListPage,
+  TransitionOptions,
   TransitionPatch,
 } from '../store/types.js';
 import type { JobProgress, ListQuery } from '../worker/types.js';
-import { APPEND_EVENT, CREATE, DELETE_DONE, PURGE, TRANSITION } from './scripts.js';
+import { MUTABLE_FIELDS, SCRIPTS, type ScriptName } from './scripts/index.js';
 
 export const ALL_STATUSES: readonly JobStatus[] = JOB_STATUSES;
 
@@ -34,14 +35,31 @@ export interface RedisStoreOptions {
   eventsPerJob: number;
 }
 
-type Script = 'create' | 'transition' | 'appendEvent' | 'purge' | 'deleteDone';
-const SOURCES: Record<Script, string> = {
-  create: CREATE,
-  transition: TRANSITION,
-  appendEvent: APPEND_EVENT,
-  purge: PURGE,
-  deleteDone: DELETE_DONE,
-};
+/**
+ * One status move (see scripts/move.ts). `via`: a status passed through on the way (its history
+ * entry is written, the job never rests there). `events`: progress events of the job that happened
+ * before the move, written first in the same call. `current`: the caller's record of the job; with
+ * it only the fields a move can change are read back.
+ */
+export interface Move {
+  from: readonly JobStatus[];
+  via?: JobStatus;
+  to: JobStatus;
+  patch?: TransitionPatch;
+  result?: ResultDocument;
+  guard?: RunGuard;
+  current?: JobRecord;
+  events?: readonly ProgressEvent[];
+}
+
+/** Events written in one script call at most (Lua's unpack has a stack limit). */
+export const MAX_EVENTS_PER_CALL = 1000;
+
+const progressOf = (e: ProgressEvent): JobProgress => ({
+  phase: e.phase,
+  percent: e.progress_percent,
+  message: e.message,
+});
 
 /** Redis client settings for long-lived connections: commands wait for a reconnect instead of failing. */
 export function redisClient(url: string, name: string, autoPipeline = false): Redis {
@@ -53,8 +71,10 @@ export function redisClient(url: string, name: string, autoPipeline = false): Re
   });
 }
 
-const num = (v: string | undefined): number | null => (v === undefined || v === '' ? null : Number(v));
-const str = (v: string | undefined): string | null => (v === undefined || v === '' ? null : v);
+const num = (v: string | null | undefined): number | null =>
+  v === undefined || v === null || v === '' ? null : Number(v);
+const str = (v: string | null | undefined): string | null =>
+  v === undefined || v === null || v === '' ? null : v;
 
 function pairsToHash(pairs: string[]): Record<string, string> {
   const h: Record<string, string> = {};
@@ -83,6 +103,21 @@ export function recordFromHash(h: Record<string, string>, envelope?: JobRecord['
   };
 }
 
+/** `current` with the fields a move may change as the store now has them (MUTABLE_FIELDS order). */
+function withMutable(current: JobRecord, status: JobStatus, v: (string | null)[]): JobRecord {
+  return {
+    ...current,
+    status,
+    attempt: Number(v[0]),
+    worker_id: str(v[1]),
+    started_at: num(v[2]),
+    completed_at: num(v[3]),
+    not_before: num(v[4]),
+    progress: v[5] ? (JSON.parse(v[5]) as JobProgress) : null,
+    error: v[6] ? (JSON.parse(v[6]) as JobErrorInfo) : null,
+  };
+}
+
 /** Patch → field/value pairs ('' stores null). */
 function patchPairs(patch: TransitionPatch): string[] {
   const out: string[] = [];
@@ -104,7 +139,6 @@ export class RedisJobStore implements JobStore {
   readonly redis: Redis;
   private readonly owned: boolean;
   private readonly p: string;
-  private readonly sha = new Map<Script, string>();
   private readonly envelopes = new Map<string, JobRecord['envelope']>();
 
   constructor(private readonly options: RedisStoreOptions) {
@@ -122,20 +156,20 @@ export class RedisJobStore implements JobStore {
     if (this.owned) await this.redis.quit().catch(() => this.redis.disconnect());
   }
 
-  /** EVALSHA, loading the script on NOSCRIPT (after a Redis restart the cache is empty). */
-  private async run(script: Script, args: (string | number)[]): Promise<unknown> {
-    let sha = this.sha.get(script);
-    if (!sha) {
-      sha = (await this.redis.script('LOAD', SOURCES[script])) as string;
-      this.sha.set(script, sha);
+  /**
+   * Runs a script as an ioredis command: EVALSHA, with the source sent once per connection (and
+   * again after a NOSCRIPT), so calls keep their order on the connection, even the first ones.
+   */
+  private run(script: ScriptName, args: (string | number)[]): Promise<unknown> {
+    const r = this.redis as unknown as Record<
+      ScriptName,
+      ((...a: (string | number)[]) => Promise<unknown>) | undefined
+    >;
+    if (!r[script]) {
+      for (const [name, lua] of Object.entries(SCRIPTS))
+        this.redis.defineCommand(name, { numberOfKeys: 0, lua });
     }
-    try {
-      return await this.redis.evalsha(sha, 0, ...args);
-    } catch (err) {
-      if (!String((err as Error).message).includes('NOSCRIPT')) throw err;
-      this.sha.delete(script);
-      return this.redis.eval(SOURCES[script], 0, ...args);
-    }
+    return (r[script] as (...a: (string | number)[]) => Promise<unknown>).call(this.redis, ...args);
   }
 
   /** `pool`: the queue the job goes to (kept so a worker can re-queue orphans of its pool only). */
@@ -153,7 +187,7 @@ export class RedisJobStore implements JobStore {
       'idem', e.idempotency_key ?? '',
       'pool', pool,
     ]; // prettier-ignore
-    const [kind, pairs] = (await this.run('create', [
+    const [kind, pairs] = (await this.run('gkCreate', [
       this.p,
       job.job_id,
       e.idempotency_key ?? '',
@@ -194,12 +228,13 @@ export class RedisJobStore implements JobStore {
     to: JobStatus,
     patch: TransitionPatch = {},
     result?: ResultDocument,
+    options: TransitionOptions = {},
   ): Promise<JobRecord | undefined> {
-    return this.transitionIf(jobId, from, to, patch, result, {});
+    return this.move(jobId, { from, to, patch, result, current: options.current });
   }
 
   /** `transition` that also requires the job's worker_id / attempt to be the guard's (a run's fence). */
-  async transitionIf(
+  transitionIf(
     jobId: string,
     from: readonly JobStatus[],
     to: JobStatus,
@@ -207,41 +242,69 @@ export class RedisJobStore implements JobStore {
     result: ResultDocument | undefined,
     guard: RunGuard,
   ): Promise<JobRecord | undefined> {
-    const pairs = (await this.run('transition', [
+    return this.move(jobId, { from, to, patch, result, guard });
+  }
+
+  /** One status move in one script call; undefined when the status or the guard did not match. */
+  async move(jobId: string, m: Move): Promise<JobRecord | undefined> {
+    const events = m.events ?? [];
+    if (events.length > MAX_EVENTS_PER_CALL)
+      throw new RangeError(`at most ${MAX_EVENTS_PER_CALL} events per move`);
+    const last = events[events.length - 1];
+    const reply = (await this.run('gkMove', [
       this.p,
       jobId,
-      from.join(','),
-      to,
+      m.from.join(','),
+      m.via ?? '',
+      m.to,
       Date.now(),
-      guard.workerId ?? '',
-      guard.attempt === undefined ? '' : String(guard.attempt),
-      result ? JSON.stringify(result) : '',
-      ...patchPairs(patch),
-    ])) as string[] | null;
-    if (!pairs) return undefined;
-    const record = recordFromHash(pairsToHash(pairs), await this.envelopeOf(jobId));
-    if (isTerminal(to)) this.envelopes.delete(jobId);
-    return record;
+      m.guard?.workerId ?? '',
+      m.guard?.attempt === undefined ? '' : String(m.guard.attempt),
+      m.result ? JSON.stringify(m.result) : '',
+      m.current ? 'mutable' : 'full',
+      this.options.eventsPerJob,
+      events.length,
+      last ? JSON.stringify(progressOf(last)) : '',
+      ...events.map((e) => JSON.stringify(e)),
+      ...patchPairs(m.patch ?? {}),
+    ])) as (string | null)[] | null;
+    if (!reply) return undefined;
+    if (isTerminal(m.to)) this.envelopes.delete(jobId);
+    if (m.current) return withMutable(m.current, m.to, reply);
+    return recordFromHash(pairsToHash(reply as string[]), await this.envelopeOf(jobId));
   }
 
   /** Sets the progress of a job that is still pending (why it waits). */
   async setWaitingReason(jobId: string, progress: JobProgress): Promise<void> {
-    await this.transitionIf(jobId, ['pending'], 'pending', { progress }, undefined, {});
+    await this.move(jobId, { from: ['pending'], to: 'pending', patch: { progress } });
   }
 
   async appendEvent(event: ProgressEvent): Promise<void> {
-    const progress: JobProgress = {
-      phase: event.phase,
-      percent: event.progress_percent,
-      message: event.message,
-    };
-    await this.run('appendEvent', [
+    await this.appendEvents(event.job_id, [event]);
+  }
+
+  /**
+   * Stores events of one job in one call (with its latest progress) unless the job is unknown,
+   * terminal or, with a guard, no longer the guard's run. False when ignored.
+   */
+  async appendEvents(
+    jobId: string,
+    events: readonly ProgressEvent[],
+    guard: RunGuard = {},
+  ): Promise<boolean> {
+    if (events.length === 0) return true;
+    if (events.length > MAX_EVENTS_PER_CALL)
+      throw new RangeError(`at most ${MAX_EVENTS_PER_CALL} events per call`);
+    const stored = await this.run('gkAppendEvents', [
       this.p,
-      event.job_id,
-      JSON.stringify(event),
-      JSON.stringify(progress),
+      jobId,
+      guard.workerId ?? '',
+      guard.attempt === undefined ? '' : String(guard.attempt),
       this.options.eventsPerJob,
+      JSON.stringify(progressOf(events[events.length - 1])),
+      ...events.map((e) => JSON.stringify(e)),
     ]);
+    return Number(stored) === 1;
   }
 
   async events(jobId: string, afterSequence = -1): Promise<ProgressEvent[]> {
@@ -367,14 +430,14 @@ export class RedisJobStore implements JobStore {
   async purgeTerminal(olderThan: number): Promise<number> {
     let total = 0;
     for (;;) {
-      const n = Number(await this.run('purge', [this.p, olderThan, 500]));
+      const n = Number(await this.run('gkPurge', [this.p, olderThan, 500]));
       total += n;
       if (n < 500) return total;
     }
   }
 
   async deleteTerminal(jobId: string): Promise<boolean> {
-    return Number(await this.run('deleteDone', [this.p, jobId])) === 1;
+    return Number(await this.run('gkDeleteDone', [this.p, jobId])) === 1;
   }
 
   async ping(): Promise<void> {

@@ -128,13 +128,13 @@ export class RedisWorker extends WorkerCore<RedisJobStore> implements Worker {
     this.store.redis.publish(`${this.tuning.prefix}events`, JSON.stringify(msg)).catch(() => undefined);
   }
 
-  private executorFor(store: JobStore): Executor {
+  private executorFor(store: JobStore, emit: Emit = this.emitAll): Executor {
     return new Executor({
       store,
       registry: this.registry,
       config: this.config,
       logger: this.logger,
-      emit: this.emitAll,
+      emit,
     });
   }
 
@@ -329,7 +329,11 @@ export class RedisWorker extends WorkerCore<RedisJobStore> implements Worker {
     const runStore = new RunStore(this.store, this.id, rec.attempt);
     runStore.onEventError = (err) =>
       this.logger.warn({ err, job_id: jobId }, 'could not store a progress event');
-    const executor = this.executorFor(runStore);
+    // A status is announced once it is written (the run store may hold pending → assigned back).
+    const executor = this.executorFor(runStore, (event, ...args) => {
+      if (event === 'status') runStore.whenWritten(() => this.emitAll(event, ...args));
+      else this.emitAll(event, ...args);
+    });
     if (rec.status === 'assigned' || rec.status === 'running') {
       // Its worker stopped holding the lock (killed, or cut off from Redis): this is a new attempt.
       const next = await executor.move(rec, [rec.status], 'pending', {
