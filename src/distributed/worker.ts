@@ -38,6 +38,12 @@ export interface CreateRedisWorkerOptions {
 
 interface QueueData {
   job_id: string;
+  /**
+   * The job's record as created (first delivery of a fresh job needs no read). Absent on entries
+   * queued again from the store (orphans). May be stale: the run's first write checks status and
+   * attempt, and a refused start falls back to reading the job.
+   */
+  record?: JobRecord;
 }
 
 /** A job running in this process: its fenced executor and the attempt it runs. */
@@ -315,6 +321,20 @@ export class RedisWorker extends WorkerCore<RedisJobStore> implements Worker {
   private async process(bullJob: BullJob<QueueData>, token: string | undefined): Promise<void> {
     const jobId = bullJob.data.job_id;
     this.emit('transport:fetch', { transport: 'redis' });
+    const queued = bullJob.data.record;
+    if (
+      queued?.job_id === jobId &&
+      queued.status === 'pending' &&
+      queued.not_before === null &&
+      this.currentState !== 'draining' &&
+      (await this.cannotRun(queued)) === null
+    ) {
+      // As submitted: the start (pending at this attempt → running) is the first write. Refused
+      // (cancelled, retried, taken over, deleted meanwhile): decide again from the stored job.
+      const fresh = this.newRun(jobId, queued.attempt);
+      const done = await this.runJob(bullJob, token, queued, fresh, true);
+      if (!fresh.runStore.startRefused) return done;
+    }
     const rec = await this.store.get(jobId);
     if (!rec || isTerminal(rec.status)) return; // cancelled while queued, or a late duplicate delivery
     if (this.currentState === 'draining') return this.release(bullJob, token, Date.now());
@@ -326,17 +346,10 @@ export class RedisWorker extends WorkerCore<RedisJobStore> implements Worker {
       return this.release(bullJob, token, Date.now() + this.tuning.releaseDelayMs);
     }
     let current = rec;
-    const runStore = new RunStore(this.store, this.id, rec.attempt);
-    runStore.onEventError = (err) =>
-      this.logger.warn({ err, job_id: jobId }, 'could not store a progress event');
-    // A status is announced once it is written (the run store may hold pending → assigned back).
-    const executor = this.executorFor(runStore, (event, ...args) => {
-      if (event === 'status') runStore.whenWritten(() => this.emitAll(event, ...args));
-      else this.emitAll(event, ...args);
-    });
+    const run = this.newRun(jobId, rec.attempt);
     if (rec.status === 'assigned' || rec.status === 'running') {
       // Its worker stopped holding the lock (killed, or cut off from Redis): this is a new attempt.
-      const next = await executor.move(rec, [rec.status], 'pending', {
+      const next = await run.executor.move(rec, [rec.status], 'pending', {
         attempt: rec.attempt + 1,
         worker_id: null,
         not_before: null,
@@ -355,6 +368,32 @@ export class RedisWorker extends WorkerCore<RedisJobStore> implements Worker {
     } else if (rec.not_before !== null && rec.not_before > Date.now()) {
       return this.release(bullJob, token, rec.not_before);
     }
+    return this.runJob(bullJob, token, current, run);
+  }
+
+  /** A fenced run store and an executor over it for one run of `jobId` at `attempt`. */
+  private newRun(jobId: string, attempt: number): { runStore: RunStore; executor: Executor } {
+    const runStore = new RunStore(this.store, this.id, attempt);
+    runStore.onEventError = (err) =>
+      this.logger.warn({ err, job_id: jobId }, 'could not store a progress event');
+    // A status is announced once it is written (the run store may hold pending → assigned back).
+    const executor = this.executorFor(runStore, (event, ...args) => {
+      if (event === 'status') runStore.whenWritten(() => this.emitAll(event, ...args));
+      else this.emitAll(event, ...args);
+    });
+    return { runStore, executor };
+  }
+
+  /** Runs the pending job `current` through the executor and settles its BullMQ entry. */
+  private async runJob(
+    bullJob: BullJob<QueueData>,
+    token: string | undefined,
+    current: JobRecord,
+    { runStore, executor }: { runStore: RunStore; executor: Executor },
+    /** From the queue entry's record: a refused start is left to the caller. */
+    unread = false,
+  ): Promise<void> {
+    const jobId = current.job_id;
     runStore.prime(current);
     const run: LocalRun = { executor, attempt: current.attempt };
     this.runs.set(jobId, run);
@@ -366,6 +405,7 @@ export class RedisWorker extends WorkerCore<RedisJobStore> implements Worker {
       if (this.runs.get(jobId) === run) this.runs.delete(jobId);
       this.emitQueue();
     }
+    if (unread && runStore.startRefused) return; // the caller decides from the stored job
     if (outcome.kind === 'requeued') {
       const at = outcome.reason === 'retry' ? (outcome.job.not_before ?? Date.now()) : Date.now();
       return this.release(bullJob, token, at);
@@ -442,7 +482,7 @@ export class RedisWorker extends WorkerCore<RedisJobStore> implements Worker {
     // The record exists first, so a worker that pulls the job always finds it.
     await this.queue(pool).add(
       'job',
-      { job_id: job.job_id },
+      { job_id: job.job_id, record: job },
       {
         jobId: bullJobId(job.job_id),
         priority: bullPriority(intake.execution.priority),
