@@ -103,18 +103,20 @@ export function recordFromHash(h: Record<string, string>, envelope?: JobRecord['
   };
 }
 
-/** `current` with the fields a move may change as the store now has them (MUTABLE_FIELDS order). */
+/** `current` with the fields a move may change as the store now has them (`v`: MUTABLE_FIELDS' values). */
 function withMutable(current: JobRecord, status: JobStatus, v: (string | null)[]): JobRecord {
+  const h: Partial<Record<(typeof MUTABLE_FIELDS)[number], string | null>> = {};
+  MUTABLE_FIELDS.forEach((f, i) => (h[f] = v[i]));
   return {
     ...current,
     status,
-    attempt: Number(v[0]),
-    worker_id: str(v[1]),
-    started_at: num(v[2]),
-    completed_at: num(v[3]),
-    not_before: num(v[4]),
-    progress: v[5] ? (JSON.parse(v[5]) as JobProgress) : null,
-    error: v[6] ? (JSON.parse(v[6]) as JobErrorInfo) : null,
+    attempt: Number(h.attempt),
+    worker_id: str(h.worker_id),
+    started_at: num(h.started_at),
+    completed_at: num(h.completed_at),
+    not_before: num(h.not_before),
+    progress: h.progress ? (JSON.parse(h.progress) as JobProgress) : null,
+    error: h.error ? (JSON.parse(h.error) as JobErrorInfo) : null,
   };
 }
 
