@@ -1,8 +1,7 @@
 // JobStore on Redis: the shared state of every API node and worker in distributed mode (status,
 // progress events, results, audit trail, idempotency keys). Atomic decisions run as Lua scripts
-// (scripts.ts); reads are plain commands.
+// (scripts/, one file each); reads are plain commands; records.ts maps hashes to records.
 import { Redis } from 'ioredis';
-import type { JobErrorInfo } from '../protocol/errors.js';
 import { isTerminal, type JobStatus, type ProgressEvent, type ResultDocument } from '../protocol/schema.js';
 import { JOB_STATUSES } from '../protocol/vocabulary.js';
 import { invalidCursor } from '../store/sqlite.js';
@@ -17,7 +16,8 @@ import type {
   TransitionPatch,
 } from '../store/types.js';
 import type { JobProgress, ListQuery } from '../worker/types.js';
-import { MUTABLE_FIELDS, SCRIPTS, type ScriptName } from './scripts/index.js';
+import { pairsToHash, patchPairs, progressOf, recordFromHash, withMutable } from './records.js';
+import { SCRIPTS, type ScriptName } from './scripts/index.js';
 
 export const ALL_STATUSES: readonly JobStatus[] = JOB_STATUSES;
 
@@ -55,12 +55,6 @@ export interface Move {
 /** Events written in one script call at most (Lua's unpack has a stack limit). */
 export const MAX_EVENTS_PER_CALL = 1000;
 
-const progressOf = (e: ProgressEvent): JobProgress => ({
-  phase: e.phase,
-  percent: e.progress_percent,
-  message: e.message,
-});
-
 /** Redis client settings for long-lived connections: commands wait for a reconnect instead of failing. */
 export function redisClient(url: string, name: string, autoPipeline = false): Redis {
   return new Redis(url, {
@@ -69,71 +63,6 @@ export function redisClient(url: string, name: string, autoPipeline = false): Re
     // Commands issued in the same event-loop turn go out in one write (many jobs run at once).
     enableAutoPipelining: autoPipeline,
   });
-}
-
-const num = (v: string | null | undefined): number | null =>
-  v === undefined || v === null || v === '' ? null : Number(v);
-const str = (v: string | null | undefined): string | null =>
-  v === undefined || v === null || v === '' ? null : v;
-
-function pairsToHash(pairs: string[]): Record<string, string> {
-  const h: Record<string, string> = {};
-  for (let i = 0; i + 1 < pairs.length; i += 2) h[pairs[i]] = pairs[i + 1];
-  return h;
-}
-
-export function recordFromHash(h: Record<string, string>, envelope?: JobRecord['envelope']): JobRecord {
-  return {
-    job_id: h.job_id,
-    operation: h.operation,
-    payload_type: h.payload_type,
-    status: h.status as JobStatus,
-    attempt: Number(h.attempt),
-    execution: JSON.parse(h.execution) as JobRecord['execution'],
-    submitted_at: Number(h.submitted_at),
-    started_at: num(h.started_at),
-    completed_at: num(h.completed_at),
-    not_before: num(h.not_before),
-    worker_id: str(h.worker_id),
-    progress: h.progress ? (JSON.parse(h.progress) as JobProgress) : null,
-    error: h.error ? (JSON.parse(h.error) as JobErrorInfo) : null,
-    seq: Number(h.seq),
-    envelope: envelope ?? (JSON.parse(h.document) as JobRecord['envelope']),
-    source: h.source,
-  };
-}
-
-/** `current` with the fields a move may change as the store now has them (`v`: MUTABLE_FIELDS' values). */
-function withMutable(current: JobRecord, status: JobStatus, v: (string | null)[]): JobRecord {
-  const h: Partial<Record<(typeof MUTABLE_FIELDS)[number], string | null>> = {};
-  MUTABLE_FIELDS.forEach((f, i) => (h[f] = v[i]));
-  return {
-    ...current,
-    status,
-    attempt: Number(h.attempt),
-    worker_id: str(h.worker_id),
-    started_at: num(h.started_at),
-    completed_at: num(h.completed_at),
-    not_before: num(h.not_before),
-    progress: h.progress ? (JSON.parse(h.progress) as JobProgress) : null,
-    error: h.error ? (JSON.parse(h.error) as JobErrorInfo) : null,
-  };
-}
-
-/** Patch → field/value pairs ('' stores null). */
-function patchPairs(patch: TransitionPatch): string[] {
-  const out: string[] = [];
-  const put = (k: string, v: number | string | null) => out.push(k, v === null ? '' : String(v));
-  if (patch.attempt !== undefined) put('attempt', patch.attempt);
-  if (patch.started_at !== undefined) put('started_at', patch.started_at);
-  if (patch.completed_at !== undefined) put('completed_at', patch.completed_at);
-  if (patch.not_before !== undefined) put('not_before', patch.not_before);
-  if (patch.worker_id !== undefined) put('worker_id', patch.worker_id);
-  if (patch.error !== undefined) put('error', patch.error === null ? null : JSON.stringify(patch.error));
-  if (patch.progress !== undefined) {
-    put('progress', patch.progress === null ? null : JSON.stringify(patch.progress));
-  }
-  return out;
 }
 
 export class RedisJobStore implements JobStore {
