@@ -1,9 +1,10 @@
 // The distributed worker: the same `Worker` interface as the local one, with the state in Redis
 // (RedisJobStore) and the queue on BullMQ (one queue per pool). Role `api` submits, reads and
-// cancels; role `worker` pulls jobs and runs them through the shared Executor/runAttempt; `all`
-// does both. Status and progress events cross processes over one pub/sub channel, cancels over
-// another (plus a flag key, swept while jobs run, so a missed message cannot lose a cancel).
-import { DelayedError, Queue, Worker as BullWorker, type Job as BullJob } from 'bullmq';
+// cancels; role `worker` pulls jobs and runs them (processor.ts) through the shared
+// Executor/runAttempt; `all` does both. Status and progress events cross processes over one
+// pub/sub channel, cancels over another (plus a flag key, swept while jobs run, so a missed
+// message cannot lose a cancel).
+import { Queue, Worker as BullWorker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { applianceCheck } from '../worker/appliance-health.js';
 import type { WorkerConfig } from '../config.js';
@@ -12,9 +13,7 @@ import { handlerAvailability, type HandlerRegistry } from '../handlers/registry.
 import { silentLogger, type Logger } from '../logger.js';
 import type { JobErrorInfo } from '../protocol/errors.js';
 import type { JobEnvelope, ProgressEvent, WorkerRegistration } from '../protocol/schema.js';
-import { isTerminal } from '../protocol/schema.js';
 import type { CreateOutcome, JobRecord, JobStore, NewJob } from '../store/types.js';
-import { shutdownReason } from '../worker/attempt.js';
 import { buildRegistration, CapabilityProbe, type FeatureProbe } from '../worker/capabilities.js';
 import { Executor, type Emit } from '../worker/executor.js';
 import { timedOut, WorkerCore } from '../worker/core.js';
@@ -23,7 +22,7 @@ import type { Intake } from '../worker/intake.js';
 import type { HealthCheck, Worker, WorkerEvents } from '../worker/types.js';
 import { Membership } from './members.js';
 import { placementProblem, waitingReason } from './placement.js';
-import { RunStore } from './run-store.js';
+import { JobProcessor, type QueueData } from './processor.js';
 import { RedisJobStore, redisClient } from './store.js';
 import { bullJobId, bullPriority, queueName, type RedisTuning } from './tuning.js';
 
@@ -34,22 +33,6 @@ export interface CreateRedisWorkerOptions {
   healthChecks?: Record<string, () => Promise<HealthCheck>>;
   /** Overrides config.redis. */
   tuning?: Partial<RedisTuning>;
-}
-
-interface QueueData {
-  job_id: string;
-  /**
-   * The job's record as created (first delivery of a fresh job needs no read). Absent on entries
-   * queued again from the store (orphans). May be stale: the run's first write checks status and
-   * attempt, and a refused start falls back to reading the job.
-   */
-  record?: JobRecord;
-}
-
-/** A job running in this process: its fenced executor and the attempt it runs. */
-interface LocalRun {
-  executor: Executor;
-  attempt: number;
 }
 
 /** What crosses processes on the events channel. */
@@ -69,8 +52,8 @@ export class RedisWorker extends WorkerCore<RedisJobStore> implements Worker {
   /** Cancels of pending jobs and status events of API-side decisions (no run fence needed). */
   private readonly control: Executor;
   private readonly queues = new Map<string, Queue<QueueData>>();
-  /** Jobs this process is running, each with its own fenced executor. */
-  private readonly runs = new Map<string, LocalRun>();
+  /** Runs the jobs BullMQ delivers (role worker/all). */
+  private readonly processor: JobProcessor;
   private bull: BullWorker<QueueData> | undefined;
   private bullConnection: Redis | undefined;
   private depth = 0;
@@ -106,6 +89,18 @@ export class RedisWorker extends WorkerCore<RedisJobStore> implements Worker {
     this.members = new Membership(this.store.redis, this.tuning.prefix);
     for (const c of [this.store.redis, this.sub]) c.on('error', (err) => this.connectionError(err));
     this.control = this.executorFor(this.store);
+    this.processor = new JobProcessor({
+      id: this.id,
+      store: this.store,
+      tuning: this.tuning,
+      logger: this.logger,
+      draining: () => this.currentState === 'draining',
+      cannotRun: (job) => this.cannotRun(job),
+      executorFor: (store, emit) => this.executorFor(store, emit),
+      emitAll: this.emitAll,
+      fetched: () => this.emit('transport:fetch', { transport: 'redis' }),
+      runsChanged: () => this.emitQueue(),
+    });
   }
 
   private get runsJobs(): boolean {
@@ -181,7 +176,7 @@ export class RedisWorker extends WorkerCore<RedisJobStore> implements Worker {
       this.bullConnection.on('error', () => undefined); // reported by the BullMQ worker's own error event
       this.bull = new BullWorker<QueueData>(
         queueName(this.config.pool),
-        (job, token) => this.process(job, token),
+        (job, token) => this.processor.process(job, token),
         {
           connection: this.bullConnection,
           prefix: `${this.tuning.prefix}bull`,
@@ -217,7 +212,7 @@ export class RedisWorker extends WorkerCore<RedisJobStore> implements Worker {
 
   private onMessage(channel: string, message: string): void {
     if (channel === `${this.tuning.prefix}cancel`) {
-      this.runs.get(message)?.executor.cancelRunning(message);
+      this.processor.cancel(message);
       return;
     }
     if (channel === `${this.tuning.prefix}takeover`) {
@@ -225,7 +220,7 @@ export class RedisWorker extends WorkerCore<RedisJobStore> implements Worker {
         message.slice(0, message.indexOf('|')),
         message.slice(message.indexOf('|') + 1),
       ];
-      this.abortStale(jobId, Number(attempt));
+      this.processor.abortStale(jobId, Number(attempt));
       return;
     }
     let m: Relayed;
@@ -246,22 +241,13 @@ export class RedisWorker extends WorkerCore<RedisJobStore> implements Worker {
     await this.members.publish(await this.capabilities(), ttl);
   }
 
-  /** Another worker took `jobId` over from `attempt`: a run of that attempt here must stop its work. */
-  private abortStale(jobId: string, attempt: number): void {
-    const run = this.runs.get(jobId);
-    if (!run || run.attempt > attempt) return;
-    this.logger.warn({ job_id: jobId, attempt }, 'stopping a run another worker has taken over');
-    // Interrupted: its fenced writes fail, so it leaves no status or result behind.
-    run.executor.abortAll(shutdownReason());
-  }
-
   /** A cancel whose pub/sub message was missed (reconnecting, or it raced the start) still lands. */
   private async sweepCancels(): Promise<void> {
-    const ids = [...this.runs.keys()];
+    const ids = this.processor.runningIds();
     if (ids.length === 0) return;
     const flags = await this.store.redis.mget(ids.map((id) => `${this.tuning.prefix}cancel:${id}`));
     ids.forEach((id, i) => {
-      if (flags[i] !== null) this.runs.get(id)?.executor.cancelRunning(id);
+      if (flags[i] !== null) this.processor.cancel(id);
     });
   }
 
@@ -272,9 +258,9 @@ export class RedisWorker extends WorkerCore<RedisJobStore> implements Worker {
   }
 
   private emitQueue(): void {
-    this.emit('queue', { depth: this.depth, active: this.runs.size });
+    this.emit('queue', { depth: this.depth, active: this.processor.active });
     if (this.currentState === 'ready' || this.currentState === 'busy') {
-      this.setState(this.runs.size >= this.config.maxConcurrent ? 'busy' : 'ready');
+      this.setState(this.processor.active >= this.config.maxConcurrent ? 'busy' : 'ready');
     }
   }
 
@@ -312,115 +298,6 @@ export class RedisWorker extends WorkerCore<RedisJobStore> implements Worker {
     return availability.available ? null : (availability.reason ?? 'its tools are missing');
   }
 
-  /** Puts the BullMQ job back (delayed until `at`) for any worker; the processor must return by throwing. */
-  private async release(job: BullJob<QueueData>, token: string | undefined, at: number): Promise<never> {
-    await job.moveToDelayed(Math.max(at, Date.now()), token);
-    throw new DelayedError();
-  }
-
-  private async process(bullJob: BullJob<QueueData>, token: string | undefined): Promise<void> {
-    const jobId = bullJob.data.job_id;
-    this.emit('transport:fetch', { transport: 'redis' });
-    const queued = bullJob.data.record;
-    if (
-      queued?.job_id === jobId &&
-      queued.status === 'pending' &&
-      queued.not_before === null &&
-      this.currentState !== 'draining' &&
-      (await this.cannotRun(queued)) === null
-    ) {
-      // As submitted: the start (pending at this attempt → running) is the first write. Refused
-      // (cancelled, retried, taken over, deleted meanwhile): decide again from the stored job.
-      const fresh = this.newRun(jobId, queued.attempt);
-      const done = await this.runJob(bullJob, token, queued, fresh, true);
-      if (!fresh.runStore.startRefused) return done;
-    }
-    const rec = await this.store.get(jobId);
-    if (!rec || isTerminal(rec.status)) return; // cancelled while queued, or a late duplicate delivery
-    if (this.currentState === 'draining') return this.release(bullJob, token, Date.now());
-    const problem = await this.cannotRun(rec);
-    if (problem) {
-      const message = `Released by ${this.id}: ${problem}; waiting for a worker that can run it`;
-      this.logger.info({ job_id: jobId, problem }, 'released a job this worker cannot run');
-      await this.store.setWaitingReason(jobId, { phase: 'scheduling', percent: 0, message });
-      return this.release(bullJob, token, Date.now() + this.tuning.releaseDelayMs);
-    }
-    let current = rec;
-    const run = this.newRun(jobId, rec.attempt);
-    if (rec.status === 'assigned' || rec.status === 'running') {
-      // Its worker stopped holding the lock (killed, or cut off from Redis): this is a new attempt.
-      const next = await run.executor.move(rec, [rec.status], 'pending', {
-        attempt: rec.attempt + 1,
-        worker_id: null,
-        not_before: null,
-      });
-      if (!next) return;
-      current = next;
-      // If the old run is still alive somewhere (it lost Redis, not its life), stop its work.
-      this.abortStale(jobId, rec.attempt);
-      await this.store.redis
-        .publish(`${this.tuning.prefix}takeover`, `${rec.attempt}|${jobId}`)
-        .catch(() => undefined);
-      this.logger.warn(
-        { job_id: jobId, previous_worker: rec.worker_id, attempt: next.attempt },
-        'took over a job whose worker stopped renewing its lock',
-      );
-    } else if (rec.not_before !== null && rec.not_before > Date.now()) {
-      return this.release(bullJob, token, rec.not_before);
-    }
-    return this.runJob(bullJob, token, current, run);
-  }
-
-  /** A fenced run store and an executor over it for one run of `jobId` at `attempt`. */
-  private newRun(jobId: string, attempt: number): { runStore: RunStore; executor: Executor } {
-    const runStore = new RunStore(this.store, this.id, attempt);
-    runStore.onEventError = (err) =>
-      this.logger.warn({ err, job_id: jobId }, 'could not store a progress event');
-    // A status is announced once it is written (the run store may hold pending → assigned back).
-    const executor = this.executorFor(runStore, (event, ...args) => {
-      if (event === 'status') runStore.whenWritten(() => this.emitAll(event, ...args));
-      else this.emitAll(event, ...args);
-    });
-    return { runStore, executor };
-  }
-
-  /** Runs the pending job `current` through the executor and settles its BullMQ entry. */
-  private async runJob(
-    bullJob: BullJob<QueueData>,
-    token: string | undefined,
-    current: JobRecord,
-    { runStore, executor }: { runStore: RunStore; executor: Executor },
-    /** From the queue entry's record: a refused start is left to the caller. */
-    unread = false,
-  ): Promise<void> {
-    const jobId = current.job_id;
-    runStore.prime(current);
-    const run: LocalRun = { executor, attempt: current.attempt };
-    this.runs.set(jobId, run);
-    this.emitQueue();
-    let outcome;
-    try {
-      outcome = await executor.execute(jobId);
-    } finally {
-      if (this.runs.get(jobId) === run) this.runs.delete(jobId);
-      this.emitQueue();
-    }
-    if (unread && runStore.startRefused) return; // the caller decides from the stored job
-    if (outcome.kind === 'requeued') {
-      const at = outcome.reason === 'retry' ? (outcome.job.not_before ?? Date.now()) : Date.now();
-      return this.release(bullJob, token, at);
-    }
-    if (outcome.kind === 'skipped') {
-      // Skipped because Redis failed mid-run (not because someone else moved it): keep the queue
-      // entry, so the job is not stranded without one; the next delivery takes it over.
-      const after = await this.store.get(jobId);
-      const ours = after?.worker_id === this.id && after.attempt === run.attempt;
-      if (after && !isTerminal(after.status) && (after.status === 'pending' || ours)) {
-        return this.release(bullJob, token, Date.now() + this.tuning.releaseDelayMs);
-      }
-    }
-  }
-
   /**
    * Pending jobs of this pool get their queue entry (again): an API node that died between storing
    * a job and queueing it leaves no orphan. Adding an existing BullMQ job id is a no-op.
@@ -449,8 +326,11 @@ export class RedisWorker extends WorkerCore<RedisJobStore> implements Worker {
       await this.heartbeat().catch(() => undefined);
       const closing = this.bull.close();
       if (await timedOut(closing, drainTimeoutMs)) {
-        this.logger.warn({ active: this.runs.size }, 'drain timeout: stopping running jobs (they re-queue)');
-        for (const r of this.runs.values()) r.executor.abortAll(shutdownReason());
+        this.logger.warn(
+          { active: this.processor.active },
+          'drain timeout: stopping running jobs (they re-queue)',
+        );
+        this.processor.abortAll();
         await closing;
       }
       await this.members.remove(this.id).catch(() => undefined);
@@ -507,12 +387,12 @@ export class RedisWorker extends WorkerCore<RedisJobStore> implements Worker {
     // Running somewhere: the flag survives a missed message; the message stops it at once.
     await this.store.redis.set(`${this.tuning.prefix}cancel:${job.job_id}`, '1', 'EX', 86_400);
     await this.store.redis.publish(`${this.tuning.prefix}cancel`, job.job_id);
-    this.runs.get(job.job_id)?.executor.cancelRunning(job.job_id);
+    this.processor.cancel(job.job_id);
     return true;
   }
 
   protected queueSummary(): string {
-    return `${this.config.role} in pool ${this.config.pool}: ${this.depth} queued, ${this.runs.size} running here`;
+    return `${this.config.role} in pool ${this.config.pool}: ${this.depth} queued, ${this.processor.active} running here`;
   }
 
   /** When no live worker of the pool can run the job, says so in its status (it stays pending). */
@@ -540,7 +420,7 @@ export class RedisWorker extends WorkerCore<RedisJobStore> implements Worker {
       probed: await this.probe.get(),
       registeredAt: new Date(this.startedAt || Date.now()).toISOString(),
       state: this.currentState,
-      currentJobs: this.runs.size,
+      currentJobs: this.processor.active,
     });
   }
 
