@@ -3,7 +3,8 @@
 // Redis), against the anchor measured in the same run on the same redis-server: a bare BullMQ
 // `Queue.add` loop with a do-nothing `Worker` in one process. Consumers are started and idle
 // before the clock starts; the clock stops when the last of N jobs is completed.
-// Goals: ours ≥ 0.7× bare BullMQ; 2 worker processes ≥ 1.6× one.
+// Goals (issue 15): ours ≥ 0.5× bare BullMQ's jobs/s, consumer CPU per job ≤ 2× bare BullMQ's;
+// 2 worker processes ≥ 1.6× one (reported).
 // Usage: npm run bench -- distributed [--jobs N] [--runs N] [--concurrency C]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -32,6 +33,9 @@ const RUNS = Number(args.runs);
 const CONCURRENCY = Number(args.concurrency);
 const RESULTS = join(PACKAGE_ROOT, 'benchmarks', 'results');
 const r2 = (n: number) => Math.round(n * 100) / 100;
+const GOAL_RATIO = 0.5;
+const GOAL_CPU_RATIO = 2;
+const GOAL_SCALING = 1.6;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // ---- child processes (consumers) ----
@@ -331,8 +335,9 @@ async function main(): Promise<void> {
     const bareScaling = mid(rounds.map((r) => r[3].jobsPerSecond / r[0].jobsPerSecond));
     const cpuRatio = results[1].consumerCpuUs / results[0].consumerCpuUs;
     console.log(
-      `guestkit/bare (1 process): ${r2(vsBare)}× (goal ≥ 0.7); 2 vs 1 worker processes: ${r2(scaling)}× ` +
-        `(goal ≥ 1.6; bare BullMQ scales ${r2(bareScaling)}× on this machine); consumer CPU per job ${r2(cpuRatio)}× bare's`,
+      `guestkit/bare (1 process): ${r2(vsBare)}× (goal ≥ ${GOAL_RATIO}); 2 vs 1 worker processes: ${r2(scaling)}× ` +
+        `(goal ≥ ${GOAL_SCALING}; bare BullMQ scales ${r2(bareScaling)}× on this machine); ` +
+        `consumer CPU per job ${r2(cpuRatio)}× bare's (goal ≤ ${GOAL_CPU_RATIO})`,
     );
     const env = {
       node: process.version,
@@ -363,11 +368,12 @@ async function main(): Promise<void> {
             redis_server_cpu_us_per_job: Math.round(r.redisCpuUs),
           })),
           ratio_to_bare_bullmq: r2(vsBare),
-          goal_ratio_to_bare_bullmq: 0.7,
+          goal_ratio_to_bare_bullmq: GOAL_RATIO,
           scaling_2_vs_1: r2(scaling),
-          goal_scaling_2_vs_1: 1.6,
+          goal_scaling_2_vs_1: GOAL_SCALING,
           bare_bullmq_scaling_2_vs_1: r2(bareScaling),
           consumer_cpu_per_job_vs_bare: r2(cpuRatio),
+          goal_consumer_cpu_per_job_vs_bare: GOAL_CPU_RATIO,
           rounds: rounds.map((round) => round.map((r) => Math.round(r.jobsPerSecond))),
         },
         null,
@@ -394,10 +400,13 @@ async function main(): Promise<void> {
         '|---|---|---|---|---|---|',
         ...rows,
         '',
-        `guestkit vs bare BullMQ (1 process): **${r2(vsBare)}×** (goal ≥ 0.7). 2 vs 1 worker processes:`,
-        `**${r2(scaling)}×** (goal ≥ 1.6); bare BullMQ itself scales ${r2(bareScaling)}× here. Ratios are`,
-        'medians of per-round ratios (each round runs the four set-ups back to back). Consumer CPU per job:',
-        `${r2(cpuRatio)}× bare BullMQ's (the load-independent cost of the five fenced status/event writes).`,
+        `guestkit vs bare BullMQ (1 process): **${r2(vsBare)}×** (goal ≥ ${GOAL_RATIO}). Consumer CPU per job:`,
+        `**${r2(cpuRatio)}×** bare BullMQ's (goal ≤ ${GOAL_CPU_RATIO}; the figure that survives a noisy machine).`,
+        `2 vs 1 worker processes: **${r2(scaling)}×** (goal ≥ ${GOAL_SCALING}); bare BullMQ itself scales`,
+        `${r2(bareScaling)}× here. Ratios are medians of per-round ratios (each round runs the four set-ups`,
+        "back to back). Besides BullMQ's own fetch and completion, a guestkit echo job costs the consumer two",
+        'store script calls (the start, pending → assigned → running; then its progress events, result and',
+        'final status together) and its share of one PUBLISH per event-loop turn relaying status events.',
         '',
         `Node ${env.node}, ${env.cpus} × ${env.cpuModel}, load ${env.loadavg.join(' ')} (shared machine: the`,
         'benchmark process, the worker processes and redis-server all share these cores), ' + `${env.date}.`,
