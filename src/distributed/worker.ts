@@ -10,6 +10,7 @@ import { applianceCheck } from '../worker/appliance-health.js';
 import type { WorkerConfig } from '../config.js';
 import { defaultRegistry } from '../handlers/index.js';
 import { handlerAvailability, type HandlerRegistry } from '../handlers/registry.js';
+import type { AnyHandler } from '../handlers/types.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { JobErrorInfo } from '../protocol/errors.js';
 import type { JobEnvelope, ProgressEvent, WorkerRegistration } from '../protocol/schema.js';
@@ -61,6 +62,10 @@ export class RedisWorker extends WorkerCore<RedisJobStore> implements Worker {
   private readonly outbox: Relayed['events'] = [];
   private registration: { at: number; doc: WorkerRegistration } | undefined;
   private readonly poolCache = new Map<string, { at: number; live: WorkerRegistration[] }>();
+  private readonly plainVerdicts = new Map<
+    string,
+    { reg: WorkerRegistration; handler: AnyHandler; problem: string | null }
+  >();
 
   constructor(config: WorkerConfig, options: CreateRedisWorkerOptions = {}) {
     const runsJobs = config.role !== 'api';
@@ -287,12 +292,17 @@ export class RedisWorker extends WorkerCore<RedisJobStore> implements Worker {
   private async cannotRun(job: JobRecord): Promise<string | null> {
     const handler = this.registry.get(job.operation);
     if (!handler) return `no handler for ${job.operation}`;
-    const problem = placementProblem(
-      job.envelope,
-      await this.ownRegistration(),
-      this.config,
-      handler.requires ?? [],
-    );
+    const reg = await this.ownRegistration();
+    // Without constraints or routing the verdict depends only on the handler and this worker's
+    // registration: computed once per operation and registration, not per job.
+    const plain = job.envelope.constraints === undefined && job.envelope.routing === undefined;
+    const known = plain ? this.plainVerdicts.get(job.operation) : undefined;
+    let problem: string | null;
+    if (known && known.reg === reg && known.handler === handler) problem = known.problem;
+    else {
+      problem = placementProblem(job.envelope, reg, this.config, handler.requires ?? []);
+      if (plain) this.plainVerdicts.set(job.operation, { reg, handler, problem });
+    }
     if (problem) return problem;
     const availability = await handlerAvailability(handler);
     return availability.available ? null : (availability.reason ?? 'its tools are missing');
