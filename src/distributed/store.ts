@@ -118,7 +118,7 @@ export class RedisJobStore implements JobStore {
       'idem', e.idempotency_key ?? '',
       'pool', pool,
     ]; // prettier-ignore
-    const [kind, pairs] = (await this.run('gkCreate', [
+    const [kind, reply] = (await this.run('gkCreate', [
       this.p,
       job.job_id,
       e.idempotency_key ?? '',
@@ -126,10 +126,28 @@ export class RedisJobStore implements JobStore {
       job.submitted_at,
       job.operation,
       ...fields,
-    ])) as [CreateOutcome['kind'], string[]];
-    const record = recordFromHash(pairsToHash(pairs));
-    if (kind === 'created') this.remember(record);
-    return { kind, job: record } as CreateOutcome;
+    ])) as [CreateOutcome['kind'], string[] | number];
+    if (kind !== 'created') return { kind, job: recordFromHash(pairsToHash(reply as string[])) };
+    const record: JobRecord = {
+      job_id: job.job_id,
+      operation: job.operation,
+      payload_type: job.payload_type,
+      status: 'pending',
+      attempt: job.attempt,
+      execution: e,
+      submitted_at: job.submitted_at,
+      started_at: null,
+      completed_at: null,
+      not_before: null,
+      worker_id: null,
+      progress: null,
+      error: null,
+      seq: Number(reply),
+      envelope: job.envelope,
+      source: job.source,
+    };
+    this.remember(record);
+    return { kind, job: record };
   }
 
   async get(jobId: string): Promise<JobRecord | undefined> {

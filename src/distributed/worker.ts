@@ -62,6 +62,8 @@ export class RedisWorker extends WorkerCore<RedisJobStore> implements Worker {
   private readonly outbox: Relayed['events'] = [];
   private registration: { at: number; doc: WorkerRegistration } | undefined;
   private readonly poolCache = new Map<string, { at: number; live: WorkerRegistration[] }>();
+  /** Operations some worker of a live-pool reading (the array, kept for a second) can run. */
+  private readonly plainFits = new WeakMap<WorkerRegistration[], Set<string>>();
   private readonly plainVerdicts = new Map<
     string,
     { reg: WorkerRegistration; handler: AnyHandler; problem: string | null }
@@ -408,10 +410,16 @@ export class RedisWorker extends WorkerCore<RedisJobStore> implements Worker {
   /** When no live worker of the pool can run the job, says so in its status (it stays pending). */
   private async noteWaitingReason(envelope: JobEnvelope, pool: string, requires: readonly string[]) {
     const live = await this.livePool(pool);
+    // Without constraints or routing, whether some live worker fits depends on the operation only.
+    const plain = envelope.constraints === undefined && envelope.routing === undefined;
+    if (plain && this.plainFits.get(live)?.has(envelope.operation)) return;
     const problems: { worker_id: string; problem: string }[] = [];
     for (const reg of live) {
       const problem = placementProblem(envelope, reg, this.config, requires);
-      if (problem === null) return;
+      if (problem === null) {
+        if (plain) this.plainFits.set(live, (this.plainFits.get(live) ?? new Set()).add(envelope.operation));
+        return;
+      }
       problems.push({ worker_id: reg.worker_id, problem });
     }
     const message = waitingReason(pool, problems);

@@ -80,6 +80,8 @@ describe.skipIf(!url)('RedisJobStore', () => {
     expect(created.kind).toBe('created');
     // The envelope round-trips unchanged (empty arrays stay arrays: Lua never decodes it).
     expect(created.job.envelope.payload.data).toEqual({ doc: '{}', empty: [] });
+    expect((await s.get('job-a-000001'))?.envelope.payload.data).toEqual({ doc: '{}', empty: [] });
+    expect(await s.get('job-a-000001')).toEqual(created.job);
     expect(created.job).toMatchObject({ status: 'pending', attempt: 1, worker_id: null, started_at: null });
     expect((await s.create(newJob('job-a-000001'))).kind).toBe('same_document');
     expect((await s.create(newJob('job-a-000001', {}, 'other'))).kind).toBe('duplicate_job_id');

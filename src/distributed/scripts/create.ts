@@ -3,7 +3,7 @@ import { TERMINAL } from './common.js';
 
 /**
  * ARGV: prefix, id, idempotency key ('' none), document, now, operation, then field/value pairs.
- * Returns {kind, <HGETALL of the deciding job>}.
+ * Returns {'created', seq} (the caller has the rest), or {kind, <HGETALL of the deciding job>}.
  */
 export const CREATE = `
 ${TERMINAL}
@@ -33,5 +33,5 @@ redis.call('ZADD', p .. 'op:' .. op, seq, id)
 redis.call('HINCRBY', p .. 'counts', 'pending', 1)
 if idem ~= '' then redis.call('SET', p .. 'idem:' .. idem, id) end
 redis.call('RPUSH', p .. 'hist:' .. id, '|pending|' .. now .. '|' .. redis.call('HGET', jk, 'attempt'))
-return {'created', redis.call('HGETALL', jk)}
+return {'created', seq}
 `;
