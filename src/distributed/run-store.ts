@@ -131,12 +131,12 @@ export class RunStore implements JobStore {
    * before it) or at the end of this event-loop turn, so they still land before the run's final
    * status and before the relayed notification of them. A failed write is only logged.
    */
-  appendEvent = (event: ProgressEvent): Promise<void> => {
+  appendEvent(event: ProgressEvent): Promise<void> {
     if (this.buffered.length > 0 && this.buffered[0].job_id !== event.job_id) this.flushEvents();
     this.buffered.push(event);
     if (this.buffered.length === 1) setImmediate(() => this.flushEvents());
     return Promise.resolve();
-  };
+  }
 
   /** The buffered events of `jobId` for a move (older ones beyond one call's limit are sent first). */
   private takeEvents(jobId: string): ProgressEvent[] {
@@ -160,34 +160,61 @@ export class RunStore implements JobStore {
       .catch((err: unknown) => this.onEventError?.(err));
   }
 
-  open = (): Promise<void> => Promise.resolve();
-  close = (): Promise<void> => Promise.resolve();
-  create = (job: NewJob) => this.inner.create(job);
+  open(): Promise<void> {
+    return Promise.resolve();
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+  create(job: NewJob) {
+    return this.inner.create(job);
+  }
   prime(job: JobRecord): void {
     this.primed = job;
     this.firstRead = job;
   }
 
-  get = async (jobId: string): Promise<JobRecord | undefined> => {
+  async get(jobId: string): Promise<JobRecord | undefined> {
     const primed = this.primed;
     this.primed = undefined;
     if (primed?.job_id === jobId) return primed;
     await this.writeDeferred();
     return this.inner.get(jobId);
-  };
-  events = (jobId: string, after?: number) => this.inner.events(jobId, after);
+  }
+  events(jobId: string, after?: number) {
+    return this.inner.events(jobId, after);
+  }
   /** A job that never started has no events (they are only written while running). */
-  lastSequence = (jobId: string): Promise<number> =>
-    this.firstRead?.job_id === jobId && this.firstRead.started_at === null
+  lastSequence(jobId: string): Promise<number> {
+    return this.firstRead?.job_id === jobId && this.firstRead.started_at === null
       ? Promise.resolve(-1)
       : this.inner.lastSequence(jobId);
-  result = (jobId: string) => this.inner.result(jobId);
-  history = (jobId: string) => this.inner.history(jobId);
-  list = (query: ListQuery) => this.inner.list(query);
-  counts = () => this.inner.counts();
-  pending = (limit: number) => this.inner.pending(limit);
-  requeueInterrupted = (workerId?: string) => this.inner.requeueInterrupted(workerId);
-  purgeTerminal = (olderThan: number) => this.inner.purgeTerminal(olderThan);
-  deleteTerminal = (jobId: string) => this.inner.deleteTerminal(jobId);
-  ping = () => this.inner.ping();
+  }
+  result(jobId: string) {
+    return this.inner.result(jobId);
+  }
+  history(jobId: string) {
+    return this.inner.history(jobId);
+  }
+  list(query: ListQuery) {
+    return this.inner.list(query);
+  }
+  counts() {
+    return this.inner.counts();
+  }
+  pending(limit: number) {
+    return this.inner.pending(limit);
+  }
+  requeueInterrupted(workerId?: string) {
+    return this.inner.requeueInterrupted(workerId);
+  }
+  purgeTerminal(olderThan: number) {
+    return this.inner.purgeTerminal(olderThan);
+  }
+  deleteTerminal(jobId: string) {
+    return this.inner.deleteTerminal(jobId);
+  }
+  ping() {
+    return this.inner.ping();
+  }
 }
