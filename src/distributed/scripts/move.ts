@@ -36,8 +36,7 @@ for f in string.gmatch(from, '[^,]+') do if f == st then allowed = true end end
 if not allowed or not fenced(jk, ARGV[7], ARGV[8]) then return false end
 -- Events first: they happened before this move (and a terminal job takes no more events).
 if nev > 0 then append_events(p, id, jk, ARGV[11], ARGV[13], 14, 13 + nev) end
-if #ARGV >= 14 + nev then redis.call('HSET', jk, unpack(ARGV, 14 + nev, #ARGV)) end
-redis.call('HSET', jk, 'status', to)
+redis.call('HSET', jk, 'status', to, unpack(ARGV, 14 + nev, #ARGV))
 if st ~= to then
   redis.call('ZREM', p .. 'st:' .. st, id)
   redis.call('ZADD', p .. 'st:' .. to, redis.call('HGET', jk, 'seq'), id)
