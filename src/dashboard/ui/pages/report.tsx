@@ -119,7 +119,15 @@ function InspectView({ report: r }: { report: InspectReport }) {
 }
 
 /** One toggle button per operating system found on the disk. */
-function RootPicker({ roots, shown, onPick }: { roots: OsInfo[]; shown: number; onPick: (i: number) => void }) {
+function RootPicker({
+  roots,
+  shown,
+  onPick,
+}: {
+  roots: OsInfo[];
+  shown: number;
+  onPick: (i: number) => void;
+}) {
   return (
     <div class="root-picker" role="group" aria-label="Operating systems on this disk">
       <span class="small muted">{roots.length} operating systems on this disk:</span>
