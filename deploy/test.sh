@@ -8,8 +8,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { printf '[deploy-test] %s\n' "$*" >&2; }
 
-heavy=()
-[ -x /work/bin/heavy ] && heavy=(/work/bin/heavy)
 for tool in buildah debootstrap; do
   command -v "$tool" >/dev/null || { log "$tool is missing (scripts/setup installs it)"; exit 1; }
 done
@@ -25,9 +23,9 @@ if [ -f native/guestfs/build/Release/guestkit_guestfs.node ] && [ -f native/sha2
   done
 fi
 
-base=$("${heavy[@]}" deploy/base-image.sh)
+base=$(deploy/base-image.sh)
 start=$(date +%s)
-"${heavy[@]}" buildah bud --isolation chroot --layers --format docker --quiet \
+buildah bud --isolation chroot --layers --format docker --quiet \
   --build-arg BASE="$base" -f deploy/Containerfile -t "$tag" . >&2
 build_s=$(( $(date +%s) - start ))
 size=$(buildah inspect --type image --format '{{.Docker.Size}}' "$tag" 2>/dev/null || true)
@@ -39,7 +37,7 @@ echo "image_size: $size"
 ctr=$(buildah from "$tag")
 tmp=$(mktemp -d)
 trap 'buildah rm "$ctr" >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
-run() { "${heavy[@]}" buildah run --isolation chroot --user guestkit "$@"; }
+run() { buildah run --isolation chroot --user guestkit "$@"; }
 
 echo "version: $(run "$ctr" -- guestkit-worker --version)"
 
