@@ -189,6 +189,8 @@ int PidfdKill(int fd) { return static_cast<int>(syscall(SYS_pidfd_send_signal, f
 // running call holds.
 int Core::Kill() {
   kills_++;
+  std::lock_guard<std::mutex> guard(kill_mutex_);
+  if (closing_) return 0;  // the appliance is being shut down by close(), whose children are its own
   pid_t tid = tid_;
   if (tid == 0) return 0;
   bool readable = false;
@@ -301,6 +303,10 @@ void Core::Run() {
       queue_.pop_front();
     }
     if (job->close) {
+      {
+        std::lock_guard<std::mutex> guard(kill_mutex_);
+        closing_ = true;
+      }
       if (g_) guestfs_close(g_);  // emits the close event while the TSFN is still open
       g_ = nullptr;
       qemu_pid_ = 0;

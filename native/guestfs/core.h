@@ -98,6 +98,11 @@ class Core : public std::enable_shared_from_this<Core> {
   std::atomic<pid_t> tid_{0};
   std::atomic<pid_t> qemu_pid_{0};
   std::atomic<unsigned> kills_{0};
+  // Held by Kill() while it signals, and by the handle thread to set closing_ before
+  // guestfs_close: close forks its own helpers (`rm -rf` of the temporary and socket dirs) that a
+  // kill retried from JS must not reach, or the dirs outlive the handle.
+  std::mutex kill_mutex_;
+  bool closing_ = false;  // under kill_mutex_
   int pending_ = 0;     // JS thread
   bool closed_ = false;  // JS thread
   bool close_done_ = false;                            // JS thread

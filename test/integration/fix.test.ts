@@ -74,6 +74,27 @@ async function leftovers(): Promise<{ workDirs: string[]; qemu: string }> {
   return { workDirs, qemu: stdout.trim() };
 }
 
+/**
+ * libguestfs' socket dirs: in /tmp, as the handle reads no environment (no XDG_RUNTIME_DIR).
+ * close() removes them by forking `rm -rf`; a kill retried from JS during close once SIGKILLed
+ * that child, leaving one behind for every timed-out job. A live appliance names its socket dir
+ * on qemu's command line, which tells another test file's dirs from leaked ones.
+ */
+async function libguestfsDirs(): Promise<string[]> {
+  const names = await readdir('/tmp').catch(() => [] as string[]);
+  return names.filter((name) => /^libguestfs[A-Za-z0-9]{6}$/.test(name)).map((name) => join('/tmp', name));
+}
+
+/** Whether some live process (another test file's appliance) names the path in its command line. */
+async function inUse(path: string): Promise<boolean> {
+  for (const pid of await readdir('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.includes(path)) return true;
+  }
+  return false;
+}
+
 beforeAll(async () => {
   [debian, rhel] = await getFixtures(['debian-like', 'rhel-like']);
   tw = await startTestWorker({ maxConcurrent: 1 });
@@ -225,6 +246,7 @@ describe('guestkit.fix', () => {
   it('a timeout kills the appliance, removes the overlay and leaves the image alone', async () => {
     const image = await copyOf(debian);
     const before = await sha256File(image);
+    const dirsBefore = new Set(await libguestfsDirs());
     const r = await runFix({ image: { path: image }, operations: [{ type: 'reset_machine_id' }] }, 3);
     expect(r.status).toBe('timeout');
     await until(async () => {
@@ -232,5 +254,16 @@ describe('guestkit.fix', () => {
       return l.workDirs.length === 0 && l.qemu === '';
     }, 15_000);
     expect(await sha256File(image)).toBe(before);
+    // Dirs that appeared during the job are gone, or belong to an appliance another test file runs.
+    let left: string[] = [];
+    const settled = await until(async () => {
+      left = [];
+      for (const d of await libguestfsDirs()) if (!dirsBefore.has(d) && !(await inUse(d))) left.push(d);
+      return left.length === 0;
+    }, 15_000).then(
+      () => true,
+      () => false,
+    );
+    expect(settled ? [] : left).toEqual([]);
   });
 });

@@ -1,5 +1,8 @@
 // Handle lifecycle against real appliances: parallel launches, kill() during launch and during
-// inspect_os, close() while a call runs, and a corrupt disk that must reject, never crash.
+// inspect_os, close() while a call runs, close() removing the socket dir after a kill, and a corrupt
+// disk that must reject, never crash.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Guestfs, GuestfsError } from '../../lib/index.js';
 import { getFixtures, type Fixture } from '../fixtures/index.js';
@@ -58,6 +61,28 @@ describe('Guestfs lifecycle with real appliances', () => {
     expect(err).toMatchObject({ code: 'EKILLED', action: 'launch' });
     await expect(g.inspectOs()).rejects.toMatchObject({ code: 'EKILLED' });
     await g.close();
+    expect(qemuChildren()).toEqual([]);
+  });
+
+  it("close() after a kill removes libguestfs' socket dir (the kill retries spare close's own `rm -rf`)", async () => {
+    // kill() keeps signalling the handle thread's children for a while, as qemu may not exist yet
+    // early in a launch. close() then forks `rm -rf` of the socket and temp dirs from that thread:
+    // a retry that reached it left the dir behind for every cancelled or timed-out job. A socket
+    // dir full of files makes that rm slow enough that a retry would certainly reach it.
+    const g = track(new Guestfs());
+    await g.addDrive(debian.path, { readonly: true, format: debian.format });
+    const launch = g.launch();
+    await qemuStarted();
+    const [qemu] = qemuChildren();
+    const sockdir = /path=(\/[^,]*\/libguestfs[A-Za-z0-9]{6})\//.exec(
+      readFileSync(`/proc/${qemu}/cmdline`, 'utf8'),
+    )?.[1];
+    expect(sockdir).toBeDefined();
+    for (let i = 0; i < 30_000; i++) writeFileSync(join(sockdir!, `f${i}`), '');
+    expect(g.kill()).toBeGreaterThan(0);
+    await rejection(launch);
+    await g.close();
+    expect(existsSync(sockdir!)).toBe(false);
     expect(qemuChildren()).toEqual([]);
   });
 
