@@ -1,5 +1,6 @@
 // A library user's first minutes: the packed tarball installs into a fresh folder with no
-// compiler on the PATH and no network (prebuilt addons inside the package, npm cache warm), then
+// compiler on the PATH (prebuilt addons inside the package; the registry is asked only for what the
+// npm cache lacks: `npm ci` caches tarballs, not the metadata an install resolves with), then
 // a script imports 'guestkit-worker', hashes a file and inspects a fixture image (one launch).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -56,8 +57,9 @@ describe('the packed package', () => {
     const install = spawnSync(
       'npm',
       // --engine-strict: a dependency whose engines exclude this Node fails the install (the
-      // EBADENGINE warning a user would otherwise see).
-      ['install', '--offline', '--no-audit', '--no-fund', '--engine-strict', join(work, tarball)],
+      // EBADENGINE warning a user would otherwise see). --prefer-offline, not --offline: a fresh
+      // machine's cache holds no packuments, and the install failed with ENOTCACHED there.
+      ['install', '--prefer-offline', '--no-audit', '--no-fund', '--engine-strict', join(work, tarball)],
       {
         cwd: app,
         env,
