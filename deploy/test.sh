@@ -39,6 +39,15 @@ tmp=$(mktemp -d)
 trap 'buildah rm "$ctr" >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
 run() { buildah run --isolation chroot --user guestkit "$@"; }
 
+# A fixture image (built on the host, cached), copied in before the first `buildah run`: that
+# run creates the image's VOLUMEs (images, results, state) from what the container holds then,
+# and later runs see the volume, not a file copied into the container afterwards (IMAGE_NOT_FOUND).
+# Copied, not bind-mounted: under buildah's chroot isolation a bind mount resolves outside '/' and
+# the path confinement refuses it (PATH_NOT_ALLOWED).
+fixture=$(scripts/fixtures debian-like | awk '$1 == "debian-like" { print $NF }')
+[ -f "$fixture" ] || { log "no fixture image: $fixture"; exit 1; }
+buildah copy --quiet --chown guestkit:guestkit "$ctr" "$fixture" /var/lib/guestkit/images/ >/dev/null
+
 echo "version: $(run "$ctr" -- guestkit-worker --version)"
 
 # The bundled sample job, through the daemon's jobs directory, as `scripts/run-sample` does.
@@ -51,21 +60,17 @@ node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"
   if (r.status !== "completed") { console.error(r); process.exit(1); }
   console.log(`sample_job: ${r.job_id} ${r.status}`);' "$tmp/sample.json"
 
-# A fixture image (built on the host, cached); the appliance cache must be used
-# as built (its files keep their modification time).
-fixture=$(scripts/fixtures debian-like | awk '$1 == "debian-like" { print $NF }')
-[ -f "$fixture" ] || { log "no fixture image: $fixture"; exit 1; }
+# The appliance cache must be used as built. Not judged by modification time: libguestfs touches
+# the appliance's files at every launch (so tmp cleaners keep them). A rebuild by supermin writes
+# a new folder and renames it into place, so the root file's inode tells.
 cache=/var/cache/guestkit/.guestfs-10001/appliance.d
-before=$(run "$ctr" -- stat -c %Y "$cache/root")
-# Copied in, not bind-mounted: under buildah's chroot isolation a bind mount resolves outside '/'
-# and the path confinement refuses it (PATH_NOT_ALLOWED).
-buildah copy --quiet --chown guestkit:guestkit "$ctr" "$fixture" /var/lib/guestkit/images/ >/dev/null
+before=$(run "$ctr" -- stat -c %i "$cache/root")
 if ! run "$ctr" -- guestkit-worker inspect -o json "/var/lib/guestkit/images/$(basename "$fixture")" >"$tmp/inspect.json"; then
   log "inspect inside the image failed; its output:"
   head -c 4000 "$tmp/inspect.json" >&2
   exit 1
 fi
-after=$(run "$ctr" -- stat -c %Y "$cache/root")
+after=$(run "$ctr" -- stat -c %i "$cache/root")
 node -e 'const out = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
   const s = JSON.stringify(out);
   if (!/debian/i.test(s)) { console.error(s.slice(0, 2000)); process.exit(1); }
