@@ -371,6 +371,11 @@ export class RedisWorker extends WorkerCore<RedisJobStore> implements Worker {
 
   protected async enqueueCreated(job: JobRecord, intake: Intake, now: number): Promise<void> {
     const pool = this.poolOf(intake.envelope);
+    // Announced before the queue entry exists: a worker (this process's too) can take the job
+    // before add() answers, and its assigned/running events must not precede the pending one
+    // (seen in CI: null>pending arrived after assigned>running). The record is pending already.
+    this.emitAll('status', this.pendingEvent(job, now));
+    this.control.noteQueued(job.job_id, now);
     // The record exists first, so a worker that pulls the job always finds it.
     await this.queue(pool).add(
       'job',
@@ -383,8 +388,6 @@ export class RedisWorker extends WorkerCore<RedisJobStore> implements Worker {
       },
     );
     await this.noteWaitingReason(intake.envelope, pool, intake.handler.requires ?? []);
-    this.emitAll('status', this.pendingEvent(job, now));
-    this.control.noteQueued(job.job_id, now);
   }
 
   protected async cancelQueued(job: JobRecord, error: JobErrorInfo): Promise<boolean> {
