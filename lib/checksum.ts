@@ -55,8 +55,9 @@ export interface Sha256FileOptions {
   /** Called at most 10 times per second while hashing, plus once at the end with `bytes` = the final size. */
   onProgress?: (progress: Sha256Progress) => void;
   /**
-   * Bytes per step (64 KiB – 64 MiB, rounded up to 4 KiB; default 4 MiB): how often abort is
-   * checked, and the size of each read buffer.
+   * Bytes per step (64 KiB – 64 MiB, rounded up to 4 KiB): how often abort is checked, and the
+   * size of each read buffer. Default 1 MiB (a buffer just filled is still in the hashing core's
+   * cache when digested), 4 MiB for `direct` reads.
    */
   chunkSize?: number;
   /** How the file is read (default `auto`); see {@link Sha256Strategy}. */
@@ -133,7 +134,8 @@ const EVENT_FAILED = 2;
 const PROGRESS_INTERVAL_MS = 100;
 const MIN_CHUNK = 64 * 1024;
 const MAX_CHUNK = 64 * 1024 * 1024;
-const DEFAULT_CHUNK = 4 * 1024 * 1024;
+/** Sent for "no size given": the native side picks by strategy (1 MiB cached reads, 4 MiB O_DIRECT). */
+const STRATEGY_DEFAULT_CHUNK = 0;
 
 /** Creates an incremental SHA-256 hasher (see {@link Sha256} for when to use it). */
 export function createSha256(): Sha256 {
@@ -292,7 +294,7 @@ function toPath(path: string | URL): string {
 }
 
 function toChunkSize(size: number | undefined): number {
-  if (size === undefined) return DEFAULT_CHUNK;
+  if (size === undefined) return STRATEGY_DEFAULT_CHUNK;
   if (!Number.isInteger(size) || size < MIN_CHUNK || size > MAX_CHUNK) {
     throw Object.assign(
       new RangeError(

@@ -52,7 +52,12 @@ namespace {
 constexpr size_t kAlign = 4096;
 constexpr size_t kMinChunk = 64 * 1024;
 constexpr size_t kMaxChunk = 64 * 1024 * 1024;
-constexpr size_t kDefaultChunk = 4 * 1024 * 1024;
+// Defaults when the caller names no size. Reads out of the page cache and memory maps: 1 MiB, so
+// a buffer the reader just filled is still in the hashing core's L2 when digested (4 MiB buffers
+// ran at 0.75x the speed of 1 MiB ones on a 2 MiB-L2 Xeon). O_DIRECT: 4 MiB, as the device wants
+// large requests and nothing is cached anyway.
+constexpr size_t kDefaultChunk = 1024 * 1024;
+constexpr size_t kDefaultDirectChunk = 4 * 1024 * 1024;
 constexpr int kMinBuffers = 2;
 constexpr int kMaxBuffers = 4;
 constexpr int kBackgroundNice = 10;
@@ -145,7 +150,7 @@ class Job {
     if (S_ISDIR(st.st_mode)) return Outcome::Failed(EISDIR, "read");
     // Pipes and character devices stay non-blocking: their reads wait in poll(2) with the abort.
     if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-      return HashRead(fd.get(), 0, S_ISFIFO(st.st_mode), Strategy::kRead, params_, control_);
+      return HashRead(fd.get(), 0, S_ISFIFO(st.st_mode), Strategy::kRead, Sized(Strategy::kRead), control_);
     }
     fcntl(fd.get(), F_SETFL, fcntl(fd.get(), F_GETFL) & ~O_NONBLOCK);
     if (S_ISBLK(st.st_mode)) {
@@ -156,7 +161,7 @@ class Job {
       total_ = static_cast<uint64_t>(st.st_size);
     }
     // A size of 0 may be a lie (/proc): such files are read to EOF.
-    if (total_ == 0) return HashRead(fd.get(), 0, false, Strategy::kRead, params_, control_);
+    if (total_ == 0) return HashRead(fd.get(), 0, false, Strategy::kRead, Sized(Strategy::kRead), control_);
     posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);  // advisory: doubles readahead
     // A regular file or device is hashed at the size it had when opened.
     Strategy strategy = params_.strategy;
@@ -166,13 +171,20 @@ class Job {
       strategy = S_ISREG(st.st_mode) && total_ > PhysicalMemory() ? Strategy::kDirect : Strategy::kPread;
     }
     if (strategy == Strategy::kPread || strategy == Strategy::kDirect) {
-      return HashRead(fd.get(), total_, false, strategy, params_, control_);
+      return HashRead(fd.get(), total_, false, strategy, Sized(strategy), control_);
     }
-    Params mapped = params_;
+    Params mapped = Sized(strategy);
     mapped.strategy = strategy;
     Outcome outcome = HashMapped(fd.get(), total_, mapped, control_);
     if (outcome.status != Outcome::kNotMappable) return outcome;
-    return HashRead(fd.get(), total_, false, Strategy::kPread, params_, control_);
+    return HashRead(fd.get(), total_, false, Strategy::kPread, Sized(Strategy::kPread), control_);
+  }
+
+  // The parameters with the chunk size resolved for the strategy that reads (0 = its default).
+  Params Sized(Strategy strategy) const {
+    Params p = params_;
+    if (p.chunk == 0) p.chunk = strategy == Strategy::kDirect ? kDefaultDirectChunk : kDefaultChunk;
+    return p;
   }
 
   void Send(Event::Kind kind, uint64_t bytes) {
@@ -232,9 +244,14 @@ Napi::Value HashFile(const Napi::CallbackInfo& info) {
     throw Napi::RangeError::New(env, "hashFile: unknown strategy");
   }
   Params params;
-  params.chunk = requested > 0 ? static_cast<size_t>(std::min(requested, double(kMaxChunk))) : kDefaultChunk;
-  params.chunk = std::min(std::max(params.chunk, kMinChunk), kMaxChunk);
-  params.chunk = (params.chunk + kAlign - 1) / kAlign * kAlign;
+  // 0: the strategy's default, chosen once the strategy is known.
+  if (requested > 0) {
+    params.chunk = static_cast<size_t>(std::min(requested, double(kMaxChunk)));
+    params.chunk = std::min(std::max(params.chunk, kMinChunk), kMaxChunk);
+    params.chunk = (params.chunk + kAlign - 1) / kAlign * kAlign;
+  } else {
+    params.chunk = 0;
+  }
   params.buffers = buffers >= kMinBuffers && buffers <= kMaxBuffers ? static_cast<int>(buffers) : 3;
   params.strategy = static_cast<Strategy>(static_cast<int>(strategy));
   bool background = info[4].As<Napi::Boolean>().Value();
