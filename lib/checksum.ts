@@ -56,8 +56,8 @@ export interface Sha256FileOptions {
   onProgress?: (progress: Sha256Progress) => void;
   /**
    * Bytes per step (64 KiB – 64 MiB, rounded up to 4 KiB): how often abort is checked, and the
-   * size of each read buffer. Default 1 MiB (a buffer just filled is still in the hashing core's
-   * cache when digested), 4 MiB for `direct` reads.
+   * size of each read buffer. Default 256 KiB (the buffers in flight stay in cache between the
+   * read and the digest), 4 MiB for `direct` reads.
    */
   chunkSize?: number;
   /** How the file is read (default `auto`); see {@link Sha256Strategy}. */
@@ -134,7 +134,7 @@ const EVENT_FAILED = 2;
 const PROGRESS_INTERVAL_MS = 100;
 const MIN_CHUNK = 64 * 1024;
 const MAX_CHUNK = 64 * 1024 * 1024;
-/** Sent for "no size given": the native side picks by strategy (1 MiB cached reads, 4 MiB O_DIRECT). */
+/** Sent for "no size given": the native side picks by strategy (256 KiB cached reads, 4 MiB O_DIRECT). */
 const STRATEGY_DEFAULT_CHUNK = 0;
 
 /** Creates an incremental SHA-256 hasher (see {@link Sha256} for when to use it). */
