@@ -8,6 +8,7 @@ import { pino, type Logger } from 'pino';
 import { Guestfs, type GuestfsOptions } from '../guestfs.js';
 import { abortReason, driveCount, SoloRetry, type Batch, type Request } from './batch.js';
 import { ApplianceError } from './errors.js';
+import { DriveHolds, namesPath } from './holds.js';
 import { createLease } from './lease.js';
 import { probeImage } from './probe.js';
 import { ReservationBook, sameDrives, type Reservation } from './reservations.js';
@@ -427,9 +428,49 @@ export class AppliancePool {
   // -- appliance life
 
   async #launch(b: Batch): Promise<void> {
-    const live = b.requests.filter((r) => !r.settled);
-    const reserved = this.#book.of(b);
-    if (live.length === 0) {
+    const holds = new DriveHolds();
+    try {
+      await this.#launchHeld(b, holds);
+    } finally {
+      await holds.release();
+    }
+  }
+
+  async #launchHeld(b: Batch, holds: DriveHolds): Promise<void> {
+    const requests = b.requests.filter((r) => !r.settled);
+    const reservations = this.#book.of(b);
+    await holds.take([...requests, ...reservations].flatMap((x) => x.drives));
+    // Who is still here once the drives are held: a job that left meanwhile is not attached (its
+    // descriptors may be closed already); a drive that could not be held fails its own job only.
+    const unheld = (r: Request, err: Error) =>
+      r.reject(
+        new ApplianceError(
+          'APPLIANCE_ERROR',
+          `Could not open ${r.drives.map((d) => d.path).join(', ')}: ${err.message}`,
+          {
+            details: { paths: r.drives.map((d) => d.path) },
+            cause: err,
+          },
+        ),
+      );
+    const live = requests.filter((r) => {
+      const err = r.settled ? undefined : holds.failure(r.drives);
+      if (err) unheld(r, err);
+      return !r.settled;
+    });
+    // Jobs that claimed a reservation of this batch meanwhile: served on its drives.
+    const claims = b.requests.filter((r) => !requests.includes(r) && !r.settled);
+    const reserved = reservations.filter(
+      (res) =>
+        !holds.failure(res.drives) &&
+        (this.#book.get(res.key) === res || claims.some((r) => r.claimed === res)),
+    );
+    for (const r of claims) {
+      const err = holds.failure(r.claimed!.drives);
+      if (err) unheld(r, err);
+    }
+    const claimed = claims.filter((r) => !r.settled);
+    if (live.length === 0 && claimed.length === 0) {
       for (const res of reserved) res.holder = undefined; // back to waiting for a launch
       b.requests = live;
       this.#batches.delete(b);
@@ -439,7 +480,7 @@ export class AppliancePool {
     // Reserved drives come after the requests' drives; their settled stand-ins keep the device
     // mapping, and mapRoots' view of what shares the appliance, right.
     const attached = [...live, ...reserved.map((res) => this.#placeholder(res, b))];
-    b.requests = [...attached];
+    b.requests = [...attached, ...claimed];
     b.attached = driveCount(attached);
     for (const r of live) r.onStage?.('launching');
     const started = performance.now();
@@ -449,7 +490,7 @@ export class AppliancePool {
     try {
       for (const r of attached) {
         for (const d of r.drives) {
-          await g.addDrive(d.path, { readonly: d.readonly, format: d.format });
+          await g.addDrive(holds.path(d.path), { readonly: d.readonly, format: d.format });
         }
       }
       await g.launch();
@@ -468,7 +509,10 @@ export class AppliancePool {
         if (r.claimed && !attached.includes(r)) r.devices = r.claimed.devices;
       }
       this.#launched(started, b.attached, true);
-    } catch (err) {
+    } catch (caught) {
+      // qemu names the pool's descriptors; blame is by the jobs' paths.
+      const err =
+        caught instanceof Error ? Object.assign(caught, { message: holds.explain(caught.message) }) : caught;
       this.#launchFailures++;
       this.#launched(started, b.attached, false);
       await g.close().catch(() => undefined);
@@ -506,7 +550,7 @@ export class AppliancePool {
     for (const r of b.requests) r.claimed = undefined;
     const message = err instanceof Error ? err.message : String(err);
     const live = b.requests.filter((r) => !r.settled);
-    const named = live.some((r) => r.drives.some((d) => message.includes(d.path)));
+    const named = live.some((r) => r.drives.some((d) => namesPath(message, d.path)));
     const killed = b.killed || (err as { code?: string }).code === 'EKILLED';
     if (reserved.length === 0 || killed || named || live.length === 0) {
       this.#launchFailed(b, err);
@@ -536,7 +580,7 @@ export class AppliancePool {
       for (const r of live) r.reject(abortReason(r.lease.signal));
       return;
     }
-    const culprits = live.filter((r) => r.drives.some((d) => message.includes(d.path)));
+    const culprits = live.filter((r) => r.drives.some((d) => namesPath(message, d.path)));
     const fail = (r: Request) =>
       r.reject(
         new ApplianceError(

@@ -131,6 +131,8 @@ export abstract class WorkerCore<S extends JobStore = JobStore> extends EventEmi
     this.waitPollMs = options.waitPollMs;
     configureSharedAppliancePool({
       ...appliancePoolOptions(this.config),
+      // Operators see launches, solo retries and kills in the worker's log.
+      logger: this.logger,
       onLaunched: (e) => this.emit('appliance:launched', e),
     });
   }

@@ -1,9 +1,14 @@
 // The appliance pool's scheduling logic (batching, splitting over cores, isolation, launch
 // failures, cancellation, clone conflicts) over a scripted stand-in for the libguestfs handle:
 // no appliance is launched here; test/integration/inspect.test.ts runs the same pool for real.
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AppliancePool, diskOfDevice } from '../../lib/appliance/index.js';
 import type { Guestfs } from '../../lib/guestfs.js';
+import { namesPath } from '../../lib/appliance/holds.js';
 import { FakeAppliance, fakeProbe, sleep } from './fake-appliance.js';
 
 // Virtual time: a timer fires only once nothing else is left to run, so what happens "within
@@ -197,6 +202,40 @@ describe('appliance pool cancellation', () => {
     expect(FakeAppliance.all[0].closed).toBe(true);
   });
 
+  it('a job leaving during a shared launch may close its descriptors: qemu still opens the checked files', async () => {
+    // Jobs hand over the images they checked as /proc/<pid>/fd/N. One leaves (a checksum
+    // mismatch) while the appliance starts and closes its descriptor; the number is reused at
+    // once. Its neighbour's launch must neither fail nor attach the file that took the number.
+    const dir = mkdtempSync(join(tmpdir(), 'gk-holds-'));
+    const file = (name: string) => {
+      writeFileSync(join(dir, name), `content of ${name}`);
+      return open(join(dir, name), 'r');
+    };
+    const [a, b] = [await file('checked-a'), await file('checked-b')];
+    const pathOf = (h: FileHandle) => `/proc/${process.pid}/fd/${h.fd}`;
+    const pool = makePool({ launchMs: 80 });
+    const leaving = new AbortController();
+    const first = pool.run([{ path: pathOf(a) }], async () => 'never', { signal: leaving.signal });
+    const second = pool.run([{ path: pathOf(b) }], async (l) => l.devices);
+    while (FakeAppliance.all[0]?.drives.length !== 2) await sleep(1); // qemu is starting
+    leaving.abort(new Error('checksum mismatch'));
+    await expect(first).rejects.toThrow('checksum mismatch');
+    const number = a.fd;
+    await a.close();
+    const intruder = await file('intruder');
+    expect(await second).toEqual(['/dev/sdb']);
+    const [appliance] = FakeAppliance.all;
+    expect(FakeAppliance.all).toHaveLength(1);
+    expect(pool.status().launchFailures).toBe(0);
+    expect(appliance.opened).toEqual(['content of checked-a', 'content of checked-b']);
+    // The pool opened its own descriptors for the launch and closed them after.
+    expect(appliance.drives).not.toContain(`/proc/${process.pid}/fd/${number}`);
+    for (const d of appliance.drives)
+      expect(existsSync(d) && d !== pathOf(intruder) && d !== pathOf(b)).toBe(false);
+    await Promise.all([b.close(), intruder.close()]);
+    rmSync(dir, { recursive: true });
+  });
+
   it('rejects everything and kills every appliance on close', async () => {
     const pool = makePool({ launchMs: 200 });
     const running = rootsOf(pool, 'os-a');
@@ -216,5 +255,15 @@ describe('diskOfDevice', () => {
     expect(diskOfDevice('/dev/vda1')).toBe('/dev/vda');
     expect(diskOfDevice('btrfsvol:/dev/sdc2/@home')).toBe('/dev/sdc');
     expect(diskOfDevice('/dev/rl/root')).toBe('/dev/rl/root');
+  });
+});
+
+describe('namesPath', () => {
+  it('finds a path in a qemu message only as a whole name', () => {
+    const msg = "qemu-system-x86_64: -drive file=/proc/12/fd/35,format=raw: Could not open '/img/a.qcow2.bak'";
+    expect(namesPath(msg, '/proc/12/fd/35')).toBe(true);
+    expect(namesPath(msg, '/proc/12/fd/3')).toBe(false);
+    expect(namesPath(msg, '/img/a.qcow2')).toBe(false);
+    expect(namesPath(msg, '/img/a.qcow2.bak')).toBe(true);
   });
 });

@@ -1,5 +1,6 @@
 // A scripted stand-in for the libguestfs handle under the appliance pool: names of drives say what
 // the "appliance" does with them, so the pool's scheduling can be tested without launching qemu.
+import { readFileSync } from 'node:fs';
 import type { DriveRequest, ProbedDrive } from '../../lib/appliance/index.js';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -14,6 +15,8 @@ export class FakeAppliance {
   killed = false;
   closed = false;
   inspectCalls = 0;
+  /** What qemu would have read from each descriptor drive (`/proc/<pid>/fd/N`) once it started. */
+  opened: (string | undefined)[] = [];
   constructor(readonly launchMs: number) {
     FakeAppliance.all.push(this);
   }
@@ -26,6 +29,7 @@ export class FakeAppliance {
     const bad = this.drives.find((d) => d.includes('bad'));
     if (bad) throw new Error(`qemu-system-x86_64: -drive file=${bad}: Could not open: Invalid argument`);
     if (this.drives.some((d) => d.includes('poison'))) throw new Error('guestfs_launch failed');
+    this.opened = this.drives.map((d) => (d.startsWith('/proc/') ? readFileSync(d, 'utf8') : undefined));
     this.launched = true;
   }
   dev(i: number): string {
