@@ -260,7 +260,8 @@ describe('diskOfDevice', () => {
 
 describe('namesPath', () => {
   it('finds a path in a qemu message only as a whole name', () => {
-    const msg = "qemu-system-x86_64: -drive file=/proc/12/fd/35,format=raw: Could not open '/img/a.qcow2.bak'";
+    const msg =
+      "qemu-system-x86_64: -drive file=/proc/12/fd/35,format=raw: Could not open '/img/a.qcow2.bak'";
     expect(namesPath(msg, '/proc/12/fd/35')).toBe(true);
     expect(namesPath(msg, '/proc/12/fd/3')).toBe(false);
     expect(namesPath(msg, '/img/a.qcow2')).toBe(false);
