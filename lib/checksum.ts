@@ -18,9 +18,12 @@ export interface Sha256Progress {
 /**
  * How {@link sha256File} reads a regular file or block device (pipes, character devices and files
  * whose size reads as 0 are always read to EOF):
- * - `auto` (default): `pread`, or `direct` for a regular file larger than physical memory;
- * - `pread`: a reader thread fills reused buffers with pread(2) while the other thread hashes;
- *   fastest on every host measured, as it takes no page faults;
+ * - `auto` (default): a regular file smaller than physical memory is hashed on one thread while
+ *   the page cache holds what it reads (pread(2) with RWF_NOWAIT into one buffer that stays in the
+ *   core's cache: the fastest and cheapest when warm); at the first read the cache cannot answer at
+ *   once, `pread` takes over from there. `direct` for a file larger than physical memory;
+ * - `pread`: a reader thread fills reused buffers with pread(2) while the other thread hashes, so
+ *   device reads overlap the digest; takes no page faults;
  * - `mmap`: a memory map (MADV_SEQUENTIAL) with a thread faulting pages in ahead; `mmap-huge` adds
  *   MADV_HUGEPAGE; `mmap-populate` maps 16 MiB windows with MAP_POPULATE ahead of the hasher.
  *   No copy, but a page fault per 4 KiB, which virtualised hosts make expensive;

@@ -140,7 +140,14 @@ Outcome HashMapped(int fd, uint64_t size, const Params& params, Control& control
 // kRead: read(2) until EOF (fd non-blocking; waits in poll so an abort wakes it; `fifo` says
 // whether a 0 from read(2) needs a hang-up from poll(2) to count as EOF);
 // kPread / kDirect: pread(2) of exactly `size` bytes (a shorter file is EIO); kDirect sets
-// O_DIRECT on the fd and falls back to kPread where the file system refuses it.
-Outcome HashRead(int fd, uint64_t size, bool fifo, Strategy mode, const Params& params, Control& control);
+// O_DIRECT on the fd and falls back to kPread where the file system refuses it. kPread/kDirect
+// may go on from `start` with the digest of the bytes before it (`resume`, from HashCached).
+class Digest;
+Outcome HashRead(int fd, uint64_t size, bool fifo, Strategy mode, const Params& params, Control& control,
+                 uint64_t start = 0, Digest* resume = nullptr);
+
+// A regular file of `size` bytes, one thread, while the page cache holds what it reads; at the
+// first read it cannot answer at once, HashRead (kPread) takes over from there.
+Outcome HashCached(int fd, uint64_t size, const Params& params, Control& control);
 
 }  // namespace guestkit::sha256

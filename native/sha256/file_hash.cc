@@ -170,6 +170,10 @@ class Job {
       // Reading holds on every host (mapping pays a page fault per 4 KiB, dear when virtualised);
       // beyond the size of memory the page cache cannot keep the image anyway, so skip it.
       strategy = S_ISREG(st.st_mode) && total_ > PhysicalMemory() ? Strategy::kDirect : Strategy::kPread;
+      // A file the page cache may hold: one thread while it does (cached.cc says why).
+      if (params_.strategy == Strategy::kAuto && strategy == Strategy::kPread && S_ISREG(st.st_mode)) {
+        return HashCached(fd.get(), total_, Sized(strategy), control_);
+      }
     }
     if (strategy == Strategy::kPread || strategy == Strategy::kDirect) {
       return HashRead(fd.get(), total_, false, strategy, Sized(strategy), control_);

@@ -87,8 +87,8 @@ class Pipeline {
   }
 
   // kPread / kDirect: exactly `size` bytes from offset 0; EOF before that means the file shrank.
-  void PreadLoop(int fd, uint64_t size, bool direct) {
-    for (uint64_t off = 0; off < size;) {
+  void PreadLoop(int fd, uint64_t start, uint64_t size, bool direct) {
+    for (uint64_t off = start; off < size;) {
       uint8_t* buf = TakeEmpty();
       if (buf == nullptr) return;
       size_t want = static_cast<size_t>(std::min<uint64_t>(chunk_, size - off));
@@ -182,10 +182,12 @@ class Pipeline {
 
 }  // namespace
 
-Outcome HashRead(int fd, uint64_t size, bool fifo, Strategy mode, const Params& params, Control& control) {
+Outcome HashRead(int fd, uint64_t size, bool fifo, Strategy mode, const Params& params, Control& control,
+                 uint64_t start, Digest* resume) {
   Pipeline pipeline(control, params);
   if (!pipeline.Allocate()) return Outcome::Failed(ENOMEM, "posix_memalign");
-  Digest digest;
+  Digest own;
+  Digest& digest = resume != nullptr ? *resume : own;
   if (!digest.ok()) return Outcome::Failed(ENOMEM, "EVP_DigestInit_ex");
   bool direct = mode == Strategy::kDirect && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_DIRECT) == 0;
   pipeline.set_direct(direct);
@@ -195,12 +197,13 @@ Outcome HashRead(int fd, uint64_t size, bool fifo, Strategy mode, const Params& 
     reader = std::thread([&] {
       pthread_setname_np(pthread_self(), "gk-sha256-rd");
       if (mode == Strategy::kRead) pipeline.ReadLoop(fd, fifo);
-      else pipeline.PreadLoop(fd, size, direct);
+      else pipeline.PreadLoop(fd, start, size, direct);
     });
   } catch (const std::system_error& e) {
     return Outcome::Failed(e.code().value(), "pthread_create");
   }
   Outcome outcome;
+  outcome.bytes = start;
   bool update_failed = false;
   for (Chunk c; pipeline.TakeFull(&c);) {
     if (!digest.Update(c.data, c.len)) {

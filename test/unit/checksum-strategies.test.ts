@@ -117,6 +117,7 @@ describe('priority', () => {
       let nices: number[] = [];
       await sha256File(big, {
         priority,
+        strategy: 'pread', // the reader pipeline: two threads (auto on a cached file uses one)
         chunkSize: 64 * 1024,
         onProgress: () => {
           if (nices.length < 2) nices = threadNices('gk-sha256');
