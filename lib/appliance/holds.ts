@@ -4,6 +4,7 @@
 // them: the launch its neighbours share would fail ("No such file"), or, worse, qemu would open
 // whatever file reused the number. The pool therefore re-opens each descriptor drive for the
 // launch (same open file, its own number) and closes it once qemu holds the files.
+import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { ProbedDrive } from './types.js';
 
@@ -21,22 +22,35 @@ export class DriveHolds {
 
   /**
    * Re-opens every descriptor drive among `drives` (the others pass through unchanged). A drive
-   * whose job already closed it fails here; the caller asks {@link usable} whether that matters
-   * (it does not for a job that left meanwhile). Never rejects.
+   * whose job already closed it fails here; the caller asks {@link failure} and decides whether
+   * that matters (it does not for a job that left meanwhile). Never rejects.
    */
   async take(drives: readonly ProbedDrive[]): Promise<void> {
+    const wanted = new Map<string, boolean>();
+    for (const d of drives) {
+      if (isDescriptorPath(d.path) && !this.#held.has(d.path)) {
+        wanted.set(d.path, (wanted.get(d.path) ?? true) && d.readonly);
+      }
+    }
     await Promise.all(
-      drives
-        .filter((d) => isDescriptorPath(d.path) && !this.#held.has(d.path))
-        .map(async (d) => {
-          try {
-            // The same flags the job's own descriptor was opened with; O_NOFOLLOW would refuse
-            // the /proc magic link itself.
-            this.#held.set(d.path, await open(d.path, d.readonly ? 'r' : 'r+'));
-          } catch (err) {
-            this.#failed.set(d.path, err as Error);
+      [...wanted].map(async ([path, readonly]) => {
+        try {
+          // The job's own access mode. O_NONBLOCK: if the number was reused by a FIFO meanwhile,
+          // the open must not wait for a writer (the job left then; its drive is not attached).
+          const h = await open(
+            path,
+            (readonly ? constants.O_RDONLY : constants.O_RDWR) | constants.O_NONBLOCK,
+          );
+          const st = await h.stat().catch(() => undefined);
+          if (st?.isFile() || st?.isBlockDevice()) this.#held.set(path, h);
+          else {
+            await h.close().catch(() => undefined);
+            this.#failed.set(path, new Error(`${path} is no longer a disk image`));
           }
-        }),
+        } catch (err) {
+          this.#failed.set(path, err as Error);
+        }
+      }),
     );
   }
 

@@ -441,34 +441,18 @@ export class AppliancePool {
     const reservations = this.#book.of(b);
     await holds.take([...requests, ...reservations].flatMap((x) => x.drives));
     // Who is still here once the drives are held: a job that left meanwhile is not attached (its
-    // descriptors may be closed already); a drive that could not be held fails its own job only.
-    const unheld = (r: Request, err: Error) =>
-      r.reject(
-        new ApplianceError(
-          'APPLIANCE_ERROR',
-          `Could not open ${r.drives.map((d) => d.path).join(', ')}: ${err.message}`,
-          {
-            details: { paths: r.drives.map((d) => d.path) },
-            cause: err,
-          },
-        ),
-      );
-    const live = requests.filter((r) => {
-      const err = r.settled ? undefined : holds.failure(r.drives);
-      if (err) unheld(r, err);
-      return !r.settled;
-    });
+    // descriptors may be closed already). A job still here keeps its own descriptors open, so a
+    // drive the pool could not re-open (EMFILE…) is attached by the job's path instead. A
+    // reservation whose drive could not be re-opened is void: its job probes again when it runs.
+    for (const res of reservations) {
+      if (holds.failure(res.drives) && this.#book.get(res.key) === res) this.#book.take(res.key);
+    }
+    const live = requests.filter((r) => !r.settled);
     // Jobs that claimed a reservation of this batch meanwhile: served on its drives.
     const claims = b.requests.filter((r) => !requests.includes(r) && !r.settled);
     const reserved = reservations.filter(
-      (res) =>
-        !holds.failure(res.drives) &&
-        (this.#book.get(res.key) === res || claims.some((r) => r.claimed === res)),
+      (res) => this.#book.get(res.key) === res || claims.some((r) => r.claimed === res),
     );
-    for (const r of claims) {
-      const err = holds.failure(r.claimed!.drives);
-      if (err) unheld(r, err);
-    }
     const claimed = claims.filter((r) => !r.settled);
     if (live.length === 0 && claimed.length === 0) {
       for (const res of reserved) res.holder = undefined; // back to waiting for a launch
@@ -495,6 +479,7 @@ export class AppliancePool {
       }
       await g.launch();
       const devices = await g.listDevices();
+      void holds.release(); // qemu has the files open now
       let i = 0;
       for (const r of attached) {
         const mine = devices.slice(i, i + r.drives.length);
@@ -513,6 +498,7 @@ export class AppliancePool {
       // qemu names the pool's descriptors; blame is by the jobs' paths.
       const err =
         caught instanceof Error ? Object.assign(caught, { message: holds.explain(caught.message) }) : caught;
+      await holds.release();
       this.#launchFailures++;
       this.#launched(started, b.attached, false);
       await g.close().catch(() => undefined);

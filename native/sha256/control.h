@@ -140,7 +140,7 @@ Outcome HashMapped(int fd, uint64_t size, const Params& params, Control& control
 // kRead: read(2) until EOF (fd non-blocking; waits in poll so an abort wakes it; `fifo` says
 // whether a 0 from read(2) needs a hang-up from poll(2) to count as EOF);
 // kPread / kDirect: pread(2) of exactly `size` bytes (a shorter file is EIO); kDirect sets
-// O_DIRECT on the fd and falls back to kPread where the file system refuses it. kPread/kDirect
+// O_DIRECT on the fd and falls back to kPread where the file system refuses it. kPread
 // may go on from `start` with the digest of the bytes before it (`resume`, from HashCached).
 class Digest;
 Outcome HashRead(int fd, uint64_t size, bool fifo, Strategy mode, const Params& params, Control& control,

@@ -121,7 +121,8 @@ async function pinImages(
 async function claimPins(
   ctx: HandlerContext<unknown>,
   images: readonly ImageSpec[],
-  fields?: readonly string[],
+  fields: readonly string[] | undefined,
+  pool: AppliancePool,
 ) {
   const reserved = reservedPins.get(ctx.jobId);
   reservedPins.delete(ctx.jobId);
@@ -133,6 +134,9 @@ async function claimPins(
     return a.ino === b.ino && a.dev === b.dev && r.pinned.format === fresh[i].pinned.format;
   });
   // Same files: keep the reserved descriptors (the appliance may already have them attached).
+  // Else the reservation goes before its descriptors close: a launch must not re-open their
+  // numbers once something else may hold them.
+  if (!same) pool.release(ctx.jobId);
   await closeAll(same ? fresh : reserved);
   if (same) await Promise.all(reserved.map((r) => r.pinned.verify()));
   return same ? reserved : fresh;
@@ -165,7 +169,12 @@ export async function withImages<T>(
   options: AttachOptions = {},
 ): Promise<T> {
   ctx.progress('validation', 2, `Checking ${images.map((i) => i.path).join(', ')}`);
-  const pins = await claimPins(ctx, images, options.fields);
+  const pins = await claimPins(
+    ctx,
+    images,
+    options.fields,
+    options.pool ?? poolOverride ?? getSharedAppliancePool(),
+  );
   try {
     const result = await attached(ctx, images, pins, fn, options);
     // The files the appliance read are the ones checked; an in-place change meanwhile voids it.
