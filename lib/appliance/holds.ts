@@ -6,14 +6,8 @@
 // launch (same open file, its own number) and closes it once qemu holds the files.
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
+import { descriptorPath, isDescriptorPath } from '../image/descriptor.js';
 import type { ProbedDrive } from './types.js';
-
-const DESCRIPTOR = new RegExp(`^/proc/(?:self|${process.pid})/fd/\\d+$`);
-
-/** Whether `path` names one of this process's descriptors (then qemu opens it through /proc). */
-export function isDescriptorPath(path: string): boolean {
-  return DESCRIPTOR.test(path);
-}
 
 /** The pool's own descriptors on a launch's drives, by the path the job gave. */
 export class DriveHolds {
@@ -66,7 +60,7 @@ export class DriveHolds {
   /** The path qemu should open for `path`: the pool's descriptor when it holds one. */
   path(path: string): string {
     const h = this.#held.get(path);
-    return h ? `/proc/${process.pid}/fd/${h.fd}` : path;
+    return h ? descriptorPath(h.fd) : path;
   }
 
   /** `message` (from qemu or libguestfs) with the pool's paths named as the jobs gave them. */

@@ -9,6 +9,7 @@ import { constants, type BigIntStats } from 'node:fs';
 import { open, readlink, realpath, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { LibraryError, type LibraryErrorCode } from '../errors.js';
+import { descriptorPath } from './descriptor.js';
 import { IMAGE_FORMATS, isImageFormat, normaliseFormat, type ImageFormat } from './formats.js';
 import { readImageHeader, type ImageHeader } from './headers.js';
 
@@ -194,7 +195,7 @@ class Pinner {
       if (!this.isInside(path)) this.notAllowed(given, what);
       return {
         path,
-        name: `/proc/${process.pid}/fd/${handle.fd}`,
+        name: descriptorPath(handle.fd),
         handle,
         kind: st.isBlockDevice() ? 'block' : 'file',
         stat: st,

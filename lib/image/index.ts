@@ -12,3 +12,4 @@ export {
   type PinnedFile,
   type PinnedImage,
 } from './chain.js';
+export { descriptorPath, isDescriptorPath } from './descriptor.js';

@@ -11,7 +11,7 @@ import { constants, type Stats } from 'node:fs';
 import { lstat, open, readlink, realpath, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { partialName, publishNoClobber, refuseExisting, removeQuietly } from '../handlers/output-file.js';
-import { realRoots } from '../../lib/image/index.js';
+import { descriptorPath, realRoots } from '../../lib/image/index.js';
 import { WorkerError } from '../protocol/errors.js';
 import { resolveAllowedPath } from './paths.js';
 
@@ -114,7 +114,7 @@ export async function openOutput(
       );
     },
   );
-  const dirFd = `/proc/${process.pid}/fd/${dirHandle.fd}`;
+  const dirFd = descriptorPath(dirHandle.fd);
   let handle: FileHandle | undefined;
   let tempName: string | undefined;
   try {
@@ -160,7 +160,7 @@ export async function openOutput(
   let published = false;
   return {
     path: resolve(await readlink(dirFd), name),
-    temp: `/proc/${process.pid}/fd/${fh.fd}`,
+    temp: descriptorPath(fh.fd),
     handle: fh,
     async publish() {
       await fh.sync();

@@ -169,14 +169,10 @@ export async function withImages<T>(
   options: AttachOptions = {},
 ): Promise<T> {
   ctx.progress('validation', 2, `Checking ${images.map((i) => i.path).join(', ')}`);
-  const pins = await claimPins(
-    ctx,
-    images,
-    options.fields,
-    options.pool ?? poolOverride ?? getSharedAppliancePool(),
-  );
+  const pool = options.pool ?? poolOverride ?? getSharedAppliancePool();
+  const pins = await claimPins(ctx, images, options.fields, pool);
   try {
-    const result = await attached(ctx, images, pins, fn, options);
+    const result = await attached(ctx, images, pins, fn, options, pool);
     // The files the appliance read are the ones checked; an in-place change meanwhile voids it.
     for (const p of pins) await p.pinned.verify();
     return result;
@@ -191,6 +187,7 @@ async function attached<T>(
   pins: readonly Pinned[],
   fn: (lease: ApplianceLease, info: ImageInfo[]) => Promise<T>,
   options: AttachOptions,
+  pool: AppliancePool,
 ): Promise<T> {
   const real = pins.map((p) => p.pinned.layers[0].file.name);
   const work = new AbortController();
@@ -230,7 +227,6 @@ async function attached<T>(
       work.abort(err); // a mismatch kills this job's work in the appliance at once
       throw ctx.signal.aborted ? ctx.signal.reason : err;
     });
-    const pool = options.pool ?? poolOverride ?? getSharedAppliancePool();
     const inspected = pool.run(
       real.map((path, i) => ({ path, format: pins[i].pinned.format, readonly: true })),
       async (lease) => {
