@@ -72,7 +72,11 @@ export interface Sha256FileOptions {
    * CPU and disk that other work (appliance boots) leaves; `normal` (default) competes equally.
    */
   priority?: 'normal' | 'background';
-  /** Called once on success with the reader actually used (`read` for pipes and devices). */
+  /**
+   * Called once on success with the reader actually used: `read` for pipes and devices; for `auto`
+   * on a regular file, `cached` when the page cache answered every read (one thread), `pread` when
+   * the reader pipeline did all or part of it, `direct` for a file larger than memory.
+   */
   onStrategy?: (strategy: string) => void;
 }
 

@@ -30,7 +30,7 @@ Outcome HashCached(int fd, uint64_t size, const Params& params, Control& control
       Outcome outcome;
       outcome.status = Outcome::kAborted;
       outcome.bytes = off;
-      outcome.used = Strategy::kPread;
+      outcome.used = Strategy::kCached;
       return outcome;
     }
     struct iovec iov = {buf.get(), static_cast<size_t>(std::min<uint64_t>(params.chunk, size - off))};
@@ -43,6 +43,7 @@ Outcome HashCached(int fd, uint64_t size, const Params& params, Control& control
     if (n <= 0) {
       // n == 0 may be the end of a file that shrank, or a page not cached: the pipeline's
       // blocking reads tell the two apart (it reports a shrunk file as EIO).
+      buf.reset();  // the pipeline has buffers of its own
       return HashRead(fd, size, false, Strategy::kPread, params, control, off, &digest);
     }
     if (!digest.Update(buf.get(), static_cast<size_t>(n))) return Outcome::Failed(EIO, "EVP_DigestUpdate");
@@ -51,12 +52,13 @@ Outcome HashCached(int fd, uint64_t size, const Params& params, Control& control
     // A short read means the cache ran out mid-chunk: the kernel's readahead is filling it, and
     // one thread riding just behind it is dgst's pace, not the device's. The pipeline goes on.
     if (static_cast<size_t>(n) < iov.iov_len && off < size) {
+      buf.reset();
       return HashRead(fd, size, false, Strategy::kPread, params, control, off, &digest);
     }
   }
   Outcome outcome;
   outcome.bytes = off;
-  outcome.used = Strategy::kPread;
+  outcome.used = Strategy::kCached;
   outcome.hex = digest.FinalHex();
   if (outcome.hex.empty()) return Outcome::Failed(EIO, "EVP_DigestFinal_ex");
   return outcome;

@@ -29,6 +29,9 @@ enum class Strategy {
   kMmapPopulate = 4,   // windows mapped with MAP_POPULATE by a helper thread
   kMmapHuge = 5,       // kMmap + MADV_HUGEPAGE (large folios where the file system has them)
   kDirect = 6,         // pread(2) with O_DIRECT: no page cache, for files larger than memory
+  // Reported, never asked for: auto's one-thread path (cached.cc) answered every read from the
+  // page cache. A hash it handed over to the pipeline part way reports kPread.
+  kCached = 7,
 };
 
 const char* StrategyName(Strategy s);

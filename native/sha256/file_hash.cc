@@ -43,6 +43,7 @@ const char* StrategyName(Strategy s) {
     case Strategy::kMmapPopulate: return "mmap-populate";
     case Strategy::kMmapHuge: return "mmap-huge";
     case Strategy::kDirect: return "direct";
+    case Strategy::kCached: return "cached";
   }
   return "?";
 }

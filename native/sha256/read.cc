@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <system_error>
 #include <thread>
 #include <vector>
@@ -186,8 +187,10 @@ Outcome HashRead(int fd, uint64_t size, bool fifo, Strategy mode, const Params& 
                  uint64_t start, Digest* resume) {
   Pipeline pipeline(control, params);
   if (!pipeline.Allocate()) return Outcome::Failed(ENOMEM, "posix_memalign");
-  Digest own;
-  Digest& digest = resume != nullptr ? *resume : own;
+  // A hand-over from HashCached brings its digest; only a fresh hash makes one.
+  std::optional<Digest> own;
+  if (resume == nullptr) own.emplace();
+  Digest& digest = resume != nullptr ? *resume : *own;
   if (!digest.ok()) return Outcome::Failed(ENOMEM, "EVP_DigestInit_ex");
   bool direct = mode == Strategy::kDirect && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_DIRECT) == 0;
   pipeline.set_direct(direct);

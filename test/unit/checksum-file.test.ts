@@ -86,8 +86,10 @@ describe('sha256File on a 256 MiB file', () => {
       // Nothing cached: the first read cannot be answered at once, the pipeline reads it all.
       await evict();
       expect(await cachedBytes()).toBeLessThan(BIG / 2);
-      expect(await sha256File(big)).toBe(bigHex);
+      let used = '';
+      expect(await sha256File(big, { onStrategy: (u) => (used = u) })).toBe(bigHex);
       expect([...seen].sort()).toEqual(['gk-sha256', 'gk-sha256-rd']);
+      expect(used).toBe('pread');
       // The first quarter cached: hashed on one thread, the rest wherever the cache runs out
       // (the kernel's readahead races the digest), the digest carried over either way.
       await evict();
@@ -99,6 +101,12 @@ describe('sha256File on a 256 MiB file', () => {
         'status=none',
       ]);
       expect(await sha256File(big)).toBe(bigHex);
+      // All of it cached: one thread from start to end, and it says so.
+      await run('dd', [`if=${big}`, 'of=/dev/null', 'bs=1M', 'status=none']);
+      seen.clear();
+      expect(await sha256File(big, { onStrategy: (u) => (used = u) })).toBe(bigHex);
+      expect(used).toBe('cached');
+      expect([...seen]).not.toContain('gk-sha256-rd');
     } finally {
       clearInterval(timer);
     }
