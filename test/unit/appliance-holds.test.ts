@@ -8,9 +8,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { AppliancePool } from '../../lib/appliance/index.js';
-import type { Guestfs } from '../../lib/guestfs.js';
-import { FakeAppliance, fakeProbe, sleep } from './fake-appliance.js';
+import { FakeAppliance, fakePool, sleep } from './fake-appliance.js';
 
 const refused = new Set<string>();
 
@@ -45,15 +43,7 @@ describe('appliance pool: a drive it cannot re-open', () => {
     };
     const [waiting, reserved, fine] = [await file('waiting'), await file('reserved'), await file('fine')];
     const pathOf = (h: FileHandle) => `/proc/${process.pid}/fd/${h.fd}`;
-    FakeAppliance.all = [];
-    const pool = new AppliancePool({
-      maxAppliances: 1,
-      maxDrivesPerAppliance: 8,
-      batchWindowMs: 20,
-      createHandle: () => new FakeAppliance(30) as unknown as Guestfs,
-      fastInspection: false,
-      probe: fakeProbe,
-    });
+    const pool = fakePool();
     try {
       expect(await pool.reserve('job-reserved', [{ path: pathOf(reserved) }])).toBe(true);
       expect(await pool.reserve('job-fine', [{ path: pathOf(fine) }])).toBe(true);

@@ -7,9 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AppliancePool, diskOfDevice } from '../../lib/appliance/index.js';
-import type { Guestfs } from '../../lib/guestfs.js';
 import { namesPath } from '../../lib/appliance/holds.js';
-import { FakeAppliance, fakeProbe, sleep } from './fake-appliance.js';
+import { FakeAppliance, fakePool, sleep } from './fake-appliance.js';
 
 // Virtual time: a timer fires only once nothing else is left to run, so what happens "within
 // 40 ms" is decided by the pool's timers, never by how loaded the machine is.
@@ -21,18 +20,7 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-function makePool(opts: { appliances?: number; drives?: number; windowMs?: number; launchMs?: number } = {}) {
-  FakeAppliance.all = [];
-  return new AppliancePool({
-    maxAppliances: opts.appliances ?? 1,
-    maxDrivesPerAppliance: opts.drives ?? 8,
-    batchWindowMs: opts.windowMs ?? 20,
-    createHandle: () => new FakeAppliance(opts.launchMs ?? 30) as unknown as Guestfs,
-    // The fakes script inspect_os' answers; the fast inspection has tests of its own.
-    fastInspection: false,
-    probe: fakeProbe,
-  });
-}
+const makePool = fakePool;
 
 const rootsOf = (pool: AppliancePool, path: string, group?: string, shareable?: boolean) =>
   pool.run([{ path }], async (lease) => ({ devices: lease.devices, roots: await lease.roots() }), {

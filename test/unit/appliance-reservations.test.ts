@@ -3,8 +3,7 @@
 // is launched here; test/integration/appliance-reservations.test.ts runs them for real.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AppliancePool } from '../../lib/appliance/index.js';
-import type { Guestfs } from '../../lib/guestfs.js';
-import { FakeAppliance, fakeProbe, sleep } from './fake-appliance.js';
+import { FakeAppliance, fakePool, sleep } from './fake-appliance.js';
 
 // Virtual time: a timer fires only once nothing else is left to run, so what happens "within
 // 40 ms" is decided by the pool's timers, never by how loaded the machine is.
@@ -16,19 +15,8 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-function makePool(opts: { appliances?: number; lingerMs?: number; launchMs?: number } = {}) {
-  FakeAppliance.all = [];
-  return new AppliancePool({
-    maxAppliances: opts.appliances ?? 1,
-    maxDrivesPerAppliance: 8,
-    batchWindowMs: 20,
-    reservationLingerMs: opts.lingerMs ?? 150,
-    createHandle: () => new FakeAppliance(opts.launchMs ?? 30) as unknown as Guestfs,
-    // The fakes script inspect_os' answers; the fast inspection has tests of its own.
-    fastInspection: false,
-    probe: fakeProbe,
-  });
-}
+// Reservations linger 150 ms here unless a test says otherwise.
+const makePool = (opts: Parameters<typeof fakePool>[0] = {}) => fakePool({ lingerMs: 150, ...opts });
 
 const rootsOf = (pool: AppliancePool, path: string, opts: { key?: string; group?: string } = {}) =>
   pool.run([{ path }], async (lease) => ({ devices: lease.devices, roots: await lease.roots() }), {

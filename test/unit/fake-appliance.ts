@@ -1,7 +1,8 @@
 // A scripted stand-in for the libguestfs handle under the appliance pool: names of drives say what
 // the "appliance" does with them, so the pool's scheduling can be tested without launching qemu.
 import { readFileSync } from 'node:fs';
-import type { DriveRequest, ProbedDrive } from '../../lib/appliance/index.js';
+import { AppliancePool, type DriveRequest, type ProbedDrive } from '../../lib/appliance/index.js';
+import type { Guestfs } from '../../lib/guestfs.js';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -75,4 +76,28 @@ export class FakeAppliance {
 export async function fakeProbe(d: DriveRequest): Promise<ProbedDrive> {
   if (d.path.includes('missing')) throw new Error('No such file');
   return { path: d.path, format: 'raw', virtualSizeBytes: 1 << 20, actualSizeBytes: 1 << 20, readonly: true };
+}
+
+/** A pool over fake appliances (FakeAppliance.all starts empty); the option names are the pool's. */
+export function fakePool(
+  opts: {
+    appliances?: number;
+    drives?: number;
+    windowMs?: number;
+    launchMs?: number;
+    /** The pool's default when unset. */
+    lingerMs?: number;
+  } = {},
+): AppliancePool {
+  FakeAppliance.all = [];
+  return new AppliancePool({
+    maxAppliances: opts.appliances ?? 1,
+    maxDrivesPerAppliance: opts.drives ?? 8,
+    batchWindowMs: opts.windowMs ?? 20,
+    ...(opts.lingerMs !== undefined ? { reservationLingerMs: opts.lingerMs } : {}),
+    createHandle: () => new FakeAppliance(opts.launchMs ?? 30) as unknown as Guestfs,
+    // The fakes script inspect_os' answers; the fast inspection has tests of its own.
+    fastInspection: false,
+    probe: fakeProbe,
+  });
 }
