@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { isDeepStrictEqual, promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppliancePool } from '../../lib/appliance/index.js';
 import type { GuestfsApplication2 } from '../../lib/generated/actions.js';
@@ -84,9 +84,14 @@ beforeAll(async () => {
     fastMs.push(performance.now() - t);
   }
   const t = performance.now();
-  const roots = await g.inspectOs();
+  libguestfs = await askLibguestfs();
   libguestfsMs = performance.now() - t;
-  libguestfs = await Promise.all(
+}, 300_000);
+
+/** inspect_os and what it says of each root. */
+async function askLibguestfs(): Promise<RootInspection[]> {
+  const roots = await g.inspectOs();
+  return Promise.all(
     roots.map(async (root) => ({
       root,
       facts: await osFacts(g, root),
@@ -94,7 +99,7 @@ beforeAll(async () => {
       filesystems: await g.inspectGetFilesystems(root),
     })),
   );
-}, 300_000);
+}
 
 afterAll(async () => {
   g?.kill();
@@ -111,7 +116,7 @@ describe('fast inspection', () => {
     );
   });
 
-  it('finds exactly the roots of inspect_os on the distinct guests, with the same facts, mountpoints and filesystems', () => {
+  it('finds exactly the roots of inspect_os on the distinct guests, with the same facts, mountpoints and filesystems', async () => {
     const cloneDisks = devices.slice(DISTINCT.length);
     const onDistinct = (r: RootInspection) => !cloneDisks.some((d) => r.root.startsWith(d));
     // libguestfs' blkid lookups may land on a clone's drive: read those back onto the original.
@@ -135,9 +140,21 @@ describe('fast inspection', () => {
         .map(back)
         .map((r) => ({ ...r, filesystems: [...r.filesystems].sort() }))
         .sort((a, b) => a.root.localeCompare(b.root));
+    // Seen twice in ~12 full CI runs: inspect_os answered the bare-disk root of ubuntu-like with
+    // mountpoints {"/": <its own device>} instead of the /dev/sda its fstab names (what it does when
+    // it reads no fstab); every other run gave the fstab's entry. So the same question is put once
+    // more on the same appliance before a difference counts: the fast answer must equal what
+    // libguestfs answers when asked again, and the first answer is logged.
+    if (!isDeepStrictEqual(norm(fast!), norm(libguestfs))) {
+      const again = await askLibguestfs();
+      console.warn(
+        `inspect_os answered differently when asked again: ${!isDeepStrictEqual(norm(again), norm(libguestfs))}`,
+      );
+      libguestfs = again;
+    }
     expect(norm(fast!)).toEqual(norm(libguestfs));
     expect(norm(fast!).length).toBeGreaterThanOrEqual(DISTINCT.length + 1); // multi-os has two
-  });
+  }, 300_000);
 
   it('resolves a clone onto its own drive, where inspect_os would lend it the original', () => {
     for (const [clone, original] of CLONES) {
