@@ -28,12 +28,6 @@ interface LocalRun {
   attempt: number;
 }
 
-/** A job running in this process: its fenced executor and the attempt it runs. */
-interface LocalRun {
-  executor: Executor;
-  attempt: number;
-}
-
 /** What the processor needs of its worker. */
 export interface ProcessorHost {
   readonly id: string;

@@ -88,7 +88,7 @@ export class RedisWorker extends WorkerCore<RedisJobStore> implements Worker {
     this.tuning = { ...config.redis, ...options.tuning };
     this.probe = new CapabilityProbe(options.featureProbes);
     this.store = new RedisJobStore({
-      redis: redisClient(config.redisUrl, `guestkit-store-${config.workerId}`, true),
+      redis: redisClient(config.redisUrl, `guestkit-store-${config.workerId}`),
       prefix: this.tuning.prefix,
       eventsPerJob: config.eventsPerJob,
     });
@@ -133,6 +133,7 @@ export class RedisWorker extends WorkerCore<RedisJobStore> implements Worker {
     const events = this.outbox.splice(0);
     if (events.length === 0) return;
     const msg: Relayed = { origin: this.id, events };
+    this.store.coalesce();
     this.store.redis.publish(`${this.tuning.prefix}events`, JSON.stringify(msg)).catch(() => undefined);
   }
 

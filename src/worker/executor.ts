@@ -37,7 +37,8 @@ export type ExecuteOutcome =
   | { kind: 'skipped' };
 
 interface Running {
-  controller: AbortController;
+  /** Aborts the attempt (bound once it starts). */
+  abort: (reason: WorkerError) => void;
   cancellable: boolean;
 }
 
@@ -178,13 +179,13 @@ export class Executor {
     const r = this.running.get(jobId);
     if (!r) return 'not_running';
     if (!r.cancellable) return 'not_cancellable';
-    if (!r.controller.signal.aborted) r.controller.abort(cancelReason(jobId));
+    r.abort(cancelReason(jobId));
     return 'stopping';
   }
 
   /** Aborts every running job (shutdown after the drain timeout); they are re-queued. */
   abortAll(reason: WorkerError): void {
-    for (const r of this.running.values()) if (!r.controller.signal.aborted) r.controller.abort(reason);
+    for (const r of this.running.values()) r.abort(reason);
   }
 
   /** Runs one attempt of a pending job through the whole status machine. Never rejects. */
@@ -245,8 +246,10 @@ export class Executor {
     if (!runningJob) return { kind: 'skipped' };
     job = runningJob;
 
-    const controller = new AbortController();
-    this.running.set(job.job_id, { controller, cancellable: job.execution.cancellable });
+    // A cancel or shutdown before the attempt binds its abort is kept and handed over then.
+    let early: WorkerError | undefined;
+    const running: Running = { abort: (r) => (early ??= r), cancellable: job.execution.cancellable };
+    this.running.set(job.job_id, running);
     const jobLog = logger.child({
       job_id: job.job_id,
       operation: job.operation,
@@ -278,7 +281,10 @@ export class Executor {
         workerId: config.workerId,
         config,
         logger: jobLog,
-        signal: controller.signal,
+        bindAbort: (abort) => {
+          running.abort = abort;
+          if (early) abort(early);
+        },
         firstSequence: known?.fresh ? 0 : (await store.lastSequence(job.job_id)) + 1,
         onProgress,
         onDiskIo: (read, write) => emit('disk:io', { job_id: jobId, read_bytes: read, write_bytes: write }),
