@@ -1,0 +1,124 @@
+// The executor hands cancel and shutdown to the attempt without an AbortSignal of its own
+// (bindAbort): these check the window before the attempt binds, and that a handler which never
+// reads ctx.signal is still stopped.
+import { afterEach, describe, expect, it } from 'vitest';
+import { resolveConfig } from '../../src/config.js';
+import { HandlerRegistry } from '../../src/handlers/registry.js';
+import type { JobHandler } from '../../src/handlers/types.js';
+import { silentLogger } from '../../src/logger.js';
+import type { ResolvedExecution } from '../../src/protocol/schema.js';
+import { SqliteStore } from '../../src/store/sqlite.js';
+import type { NewJob } from '../../src/store/types.js';
+import { shutdownReason } from '../../src/worker/attempt.js';
+import { Executor } from '../../src/worker/executor.js';
+
+const OP = 'test.abortable';
+
+function newJob(id: string): NewJob {
+  const execution: ResolvedExecution = {
+    idempotency_key: null,
+    attempt: 1,
+    max_attempts: 3,
+    timeout_seconds: 60,
+    deadline: null,
+    priority: 5,
+    cancellable: true,
+  };
+  const envelope = {
+    version: '1.0',
+    job_id: id,
+    created_at: '2025-01-01T00:00:00Z',
+    kind: 'VMOperation',
+    operation: OP,
+    payload: { type: `${OP}.v1`, data: {} },
+  };
+  return {
+    job_id: id,
+    operation: OP,
+    payload_type: `${OP}.v1`,
+    attempt: 1,
+    execution,
+    submitted_at: Date.now(),
+    envelope,
+    source: 'library',
+    document: JSON.stringify(envelope),
+  };
+}
+
+let store: SqliteStore | undefined;
+afterEach(async () => {
+  await store?.close();
+  store = undefined;
+});
+
+/** An executor over an in-memory store whose lastSequence waits for `gate` (the pre-bind window). */
+async function setup(handler: JobHandler<unknown>) {
+  store = new SqliteStore({ path: ':memory:' });
+  await store.open();
+  let enter!: () => void;
+  const entered = new Promise<void>((r) => (enter = r));
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const inner = store;
+  const gated = Object.create(inner) as SqliteStore;
+  gated.lastSequence = async (jobId: string) => {
+    enter();
+    await gate;
+    return inner.lastSequence(jobId);
+  };
+  const registry = new HandlerRegistry().register(handler);
+  const executor = new Executor({
+    store: gated,
+    registry,
+    config: resolveConfig({}, {}),
+    logger: silentLogger(),
+    emit: () => undefined,
+  });
+  return { executor, entered, release };
+}
+
+describe('executor abort hand-over', () => {
+  it('a cancel that lands before the attempt binds still stops the job, and its signal starts aborted', async () => {
+    let sawAborted: boolean | undefined;
+    const { executor, entered, release } = await setup({
+      operation: OP,
+      payloadTypes: [`${OP}.v1`],
+      validate: (d) => d,
+      run: async (ctx) => {
+        sawAborted = ctx.signal.aborted;
+        await new Promise((_, reject) =>
+          ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason)),
+        );
+        return { data: null };
+      },
+    });
+    await store!.create(newJob('job-early-cancel-1'));
+    const outcome = executor.execute('job-early-cancel-1');
+    await entered; // running, its attempt not started yet
+    expect(executor.cancelRunning('job-early-cancel-1')).toBe('stopping');
+    release();
+    expect(await outcome).toMatchObject({ kind: 'finished', status: 'cancelled' });
+    expect(sawAborted).toBe(true);
+    expect((await store!.get('job-early-cancel-1'))?.error?.code).toBe('CANCELLED');
+  });
+
+  it('a handler that never reads ctx.signal is still stopped at shutdown and the job re-queued', async () => {
+    let finish!: () => void;
+    const { executor, entered, release } = await setup({
+      operation: OP,
+      payloadTypes: [`${OP}.v1`],
+      validate: (d) => d,
+      // Ignores its signal (never reads it): the attempt's race must end it anyway.
+      run: () => new Promise((r) => (finish = () => r({ data: null }))),
+    });
+    await store!.create(newJob('job-no-signal-1'));
+    const outcome = executor.execute('job-no-signal-1');
+    await entered;
+    release();
+    while (!finish) await new Promise((r) => setImmediate(r));
+    executor.abortAll(shutdownReason());
+    expect(await outcome).toMatchObject({ kind: 'requeued', reason: 'shutdown' });
+    expect((await store!.get('job-no-signal-1'))?.status).toBe('pending');
+    finish();
+  });
+});
