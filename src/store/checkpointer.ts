@@ -2,13 +2,24 @@
 // the fsyncs happen when the WAL is copied back into the database (a checkpoint). SQLite's
 // automatic checkpoint would run inside whichever commit crosses the threshold — on the JS
 // thread, for tens to hundreds of milliseconds on a busy disk — so it is disabled on the main
-// connection and a worker thread with its own connection checkpoints (PASSIVE: never blocks
-// writers) every `intervalMs`, and TRUNCATE once the WAL passes `walLimitBytes`.
+// connection and a worker thread with its own connection checkpoints every `intervalMs`:
+//
+// - PASSIVE while commits keep coming: it never blocks the writer. But with commits arriving all
+//   the time it never catches the last frames, so the log is never reset and the WAL grows without
+//   bound (1.3 GB after a minute of 250 jobs/s in the soak).
+// - Past `walLimitBytes`, one more PASSIVE pass (it copies what came during the first, so little
+//   is left) and then RESTART: it finishes those frames and resets the log, so the writer reuses
+//   the file from its start. It holds the writer for that long, measured at up to ~20 ms here.
+//   TRUNCATE did the same and then cut the file to zero inside that pause, and the writer grew it
+//   back block by block: the JS thread's BEGIN waited 54–80 ms at each one, once 630 ms.
+// - Once commits stop (the WAL unchanged over an interval), TRUNCATE copies what is left and
+//   gives the file's space back; nobody is writing then. (The main connection sets no journal_size_limit for the same reason:
+//   the writer would cut the file down itself, on the JS thread, at every reset.)
 //
 // The thread opens its connection per checkpoint and closes it after: while a second connection
 // stayed open, every BEGIN IMMEDIATE on the main connection took ~100 µs instead of ~5 µs (and a
-// few failed with SQLITE_BUSY outright), a quarter of a short job's wall time. A checkpoint is
-// skipped when the WAL has not changed since the last one (an idle worker opens nothing).
+// few failed with SQLITE_BUSY outright), a quarter of a short job's wall time. An idle worker whose
+// WAL is already empty opens nothing.
 import { createRequire } from 'node:module';
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
@@ -18,32 +29,36 @@ const THREAD_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { statSync } = require('node:fs');
 const Database = require(workerData.driver);
+const limit = workerData.walLimitBytes;
 // The WAL's size and mtime: unchanged means nothing was committed since the last checkpoint.
-const walStamp = () => {
+const walStat = () => {
   try {
     const st = statSync(workerData.path + '-wal');
-    return st.size + ':' + st.mtimeMs;
+    return { size: st.size, stamp: st.size + ':' + st.mtimeMs };
   } catch {
-    return '';
+    return { size: 0, stamp: '' };
   }
 };
-let checkpointed = '';
+let seen = '';
 let failing = false;
 const checkpoint = (force) => {
-  const stamp = walStamp();
-  if (!force && stamp === checkpointed) return;
+  const wal = walStat();
+  const idle = wal.stamp === seen;
+  if (idle && !force && wal.size === 0) return;
   let db;
   try {
     db = new Database(workerData.path);
     db.pragma('busy_timeout = 5000');
-    const [r] = db.pragma('wal_checkpoint(PASSIVE)');
-    // Under a steady write load PASSIVE never catches the last frames, so the WAL is never
-    // restarted and grows without bound (1.3 GB in a minute at 250 jobs/s). Past the limit,
-    // TRUNCATE: it finishes the few frames PASSIVE left, pausing writers for that long only.
-    if (r && r.log * db.pragma('page_size', { simple: true }) > workerData.walLimitBytes) {
+    if (idle) {
       db.pragma('wal_checkpoint(TRUNCATE)');
+    } else {
+      let [r] = db.pragma('wal_checkpoint(PASSIVE)');
+      const pageSize = db.pragma('page_size', { simple: true });
+      if (r && r.log * pageSize > limit) {
+        db.pragma('wal_checkpoint(PASSIVE)');
+        db.pragma('wal_checkpoint(RESTART)');
+      }
     }
-    checkpointed = stamp;
     // A success after failures (disk full, then space freed) clears the error health reports.
     if (failing) parentPort.postMessage({ ok: true });
     failing = false;
@@ -52,6 +67,7 @@ const checkpoint = (force) => {
     parentPort.postMessage({ error: String(err && err.message || err) });
   } finally {
     if (db) db.close();
+    seen = walStat().stamp;
   }
 };
 const timer = setInterval(checkpoint, workerData.intervalMs);

@@ -53,6 +53,11 @@ export interface SqliteStoreOptions {
   eventsPerJob?: number;
 }
 
+/** How long a write waits for the database lock (the checkpoint thread's) before it fails. */
+const BUSY_WAIT_MS = 5000;
+/** The busy handler's wait per try of begin(): how soon a released lock is noticed. */
+const BUSY_POLL_MS = 1;
+
 /**
  * Opens the database and checks it (PRAGMA quick_check). A damaged store used to start "healthy":
  * submissions got 201, jobs stayed pending forever and the list answered 500. Now the worker stops
@@ -63,7 +68,7 @@ function openChecked(path: string): Database.Database {
   let problem: string;
   try {
     db = new Database(path);
-    db.pragma('busy_timeout = 5000');
+    db.pragma(`busy_timeout = ${BUSY_WAIT_MS}`);
     const rows = db.pragma('quick_check') as { quick_check: string }[];
     if (rows.length === 1 && rows[0].quick_check === 'ok') return db;
     problem = rows
@@ -108,13 +113,14 @@ export class SqliteStore implements JobStore {
     const db = this.options.path === ':memory:' ? new Database(':memory:') : openChecked(this.options.path);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
-    db.pragma('busy_timeout = 5000');
+    db.pragma(`busy_timeout = ${BUSY_WAIT_MS}`);
     db.pragma('foreign_keys = OFF');
     db.exec(SCHEMA);
     if (this.options.path !== ':memory:') {
+      // No journal_size_limit: the checkpoint thread bounds the WAL and shrinks it (see there).
       db.pragma('wal_autocheckpoint = 0');
-      // When a busy period ends and the WAL is reused from its start, shrink it back to 64 MiB.
-      db.pragma('journal_size_limit = 67108864');
+      // From here on a lock the checkpoint thread holds is waited out by begin(), not by SQLite.
+      db.pragma(`busy_timeout = ${BUSY_POLL_MS}`);
       this.checkpointer = new WalCheckpointer(this.options.path);
     }
     this.db = db;
@@ -167,18 +173,24 @@ export class SqliteStore implements JobStore {
   }
 
   /**
-   * BEGIN IMMEDIATE. Seen under load: SQLITE_BUSY returned at once, without the busy handler
-   * (the WAL-index read marks being rewritten by the checkpointer thread's connection). A failed
-   * BEGIN failed the write, and a job whose first transition failed stayed pending until restart.
-   * The condition is momentary, so a few more tries (each with the busy handler) get through.
+   * BEGIN IMMEDIATE, tried again until BUSY_WAIT_MS has passed. Each try waits BUSY_POLL_MS in
+   * SQLite's busy handler (the connection's busy_timeout), so a wait ends within a millisecond of
+   * the lock's release. SQLite's own handler sleeps on a fixed schedule (1, 2, 5, 10, 15, 20, 25,
+   * 25, 25, 50, 50, 100 ms…): the JS thread's BEGIN, waiting out a checkpoint that held the lock
+   * for 20 ms, woke at 33 or 53 ms, and at 328 or 528 ms when it held it a little longer —
+   * measured, the stalls fell exactly on those sums. Also seen under load: SQLITE_BUSY returned
+   * at once, without the busy handler (the WAL-index read marks being rewritten by the checkpoint
+   * thread's connection); the same loop takes it.
    */
   private begin(db: Database.Database): void {
-    for (let attempt = 1; ; attempt++) {
+    const deadline = Date.now() + BUSY_WAIT_MS;
+    for (;;) {
       try {
         db.exec('BEGIN IMMEDIATE');
         return;
       } catch (err) {
-        if (attempt >= 5 || (err as { code?: string }).code?.startsWith('SQLITE_BUSY') !== true) throw err;
+        const busy = (err as { code?: string }).code?.startsWith('SQLITE_BUSY') === true;
+        if (!busy || Date.now() >= deadline) throw err;
       }
     }
   }
