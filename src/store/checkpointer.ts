@@ -9,12 +9,16 @@
 //   bound (1.3 GB after a minute of 250 jobs/s in the soak).
 // - Past `walLimitBytes`, one more PASSIVE pass (it copies what came during the first, so little
 //   is left) and then RESTART: it finishes those frames and resets the log, so the writer reuses
-//   the file from its start. It holds the writer for that long, measured at up to ~20 ms here.
-//   TRUNCATE did the same and then cut the file to zero inside that pause, and the writer grew it
-//   back block by block: the JS thread's BEGIN waited 54–80 ms at each one, once 630 ms.
-// - Once commits stop (the WAL unchanged over an interval), TRUNCATE copies what is left and
-//   gives the file's space back; nobody is writing then. (The main connection sets no journal_size_limit for the same reason:
-//   the writer would cut the file down itself, on the JS thread, at every reset.)
+//   the file from its start. It holds the writer lock meanwhile (the last frames and an fsync:
+//   5–180 ms measured on this VM's disk), and the JS thread's next BEGIN waits (see begin() in
+//   sqlite.ts). TRUNCATE, used before, also cut the file to zero inside that pause, and the
+//   writer then grew it back block by block.
+// - Once commits stop (the WAL unchanged for IDLE_MS), TRUNCATE copies what is left and gives the
+//   file's space back. A burst starting right then waits for it, as for a RESTART. The main
+//   connection sets no journal_size_limit: the writer would cut the file itself, on the JS
+//   thread, at every reset (24–34 ms COMMITs measured).
+// - A RESTART that cannot get the lock (busy) leaves the log as it is; ten in a row are reported
+//   as an error (health), since the WAL then grows until the writes pause.
 //
 // The thread opens its connection per checkpoint and closes it after: while a second connection
 // stayed open, every BEGIN IMMEDIATE on the main connection took ~100 µs instead of ~5 µs (and a
@@ -29,8 +33,8 @@ const THREAD_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { statSync } = require('node:fs');
 const Database = require(workerData.driver);
-const limit = workerData.walLimitBytes;
-// The WAL's size and mtime: unchanged means nothing was committed since the last checkpoint.
+const { walLimitBytes: limit, idleTicks } = workerData;
+// The WAL's size and mtime: unchanged means nothing was committed since the last tick.
 const walStat = () => {
   try {
     const st = statSync(workerData.path + '-wal');
@@ -40,31 +44,44 @@ const walStat = () => {
   }
 };
 let seen = '';
+let quiet = 0;
+let refused = 0;
 let failing = false;
+const report = (error) => {
+  failing = error !== undefined;
+  parentPort.postMessage(failing ? { error } : { ok: true });
+};
 const checkpoint = (force) => {
   const wal = walStat();
-  const idle = wal.stamp === seen;
-  if (idle && !force && wal.size === 0) return;
+  quiet = wal.stamp === seen ? quiet + 1 : 0;
+  // Idle: no commit for idleTicks ticks in a row (a pause between bursts is not idle).
+  const idle = quiet >= idleTicks;
+  // Nothing committed since the last tick: nothing to do, unless idle with a file to give back.
+  if (!force && quiet > 0 && !(idle && wal.size > 0)) return;
   let db;
   try {
     db = new Database(workerData.path);
     db.pragma('busy_timeout = 5000');
+    let reset = true;
     if (idle) {
       db.pragma('wal_checkpoint(TRUNCATE)');
     } else {
-      let [r] = db.pragma('wal_checkpoint(PASSIVE)');
-      const pageSize = db.pragma('page_size', { simple: true });
-      if (r && r.log * pageSize > limit) {
+      const [r] = db.pragma('wal_checkpoint(PASSIVE)');
+      if (r && r.log * db.pragma('page_size', { simple: true }) > limit) {
         db.pragma('wal_checkpoint(PASSIVE)');
-        db.pragma('wal_checkpoint(RESTART)');
+        // busy = 1: the lock was not had within the busy timeout; the log was not reset.
+        reset = db.pragma('wal_checkpoint(RESTART)')[0].busy === 0;
+        refused = reset ? 0 : refused + 1;
       }
     }
-    // A success after failures (disk full, then space freed) clears the error health reports.
-    if (failing) parentPort.postMessage({ ok: true });
-    failing = false;
+    if (refused >= 10) {
+      report('the WAL could not be reset in ' + refused + ' tries (the writer held the lock): it grows until writes pause');
+    } else if (failing && reset) {
+      // A success after failures (disk full, then space freed) clears the error health reports.
+      report(undefined);
+    }
   } catch (err) {
-    failing = true;
-    parentPort.postMessage({ error: String(err && err.message || err) });
+    report(String(err && err.message || err));
   } finally {
     if (db) db.close();
     seen = walStat().stamp;
@@ -79,6 +96,9 @@ parentPort.on('message', (msg) => {
 });
 `;
 
+/** No commit for this long: the WAL is truncated (its file's space given back). */
+const IDLE_MS = 1000;
+
 export class WalCheckpointer {
   private readonly worker: Worker;
   private lastError: string | undefined;
@@ -87,7 +107,7 @@ export class WalCheckpointer {
     const driver = createRequire(import.meta.url).resolve('better-sqlite3');
     this.worker = new Worker(THREAD_SOURCE, {
       eval: true,
-      workerData: { driver, path, intervalMs, walLimitBytes },
+      workerData: { driver, path, intervalMs, walLimitBytes, idleTicks: Math.ceil(IDLE_MS / intervalMs) },
     });
     this.worker.on(
       'message',

@@ -179,7 +179,9 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
 
   // The handler's promise races the abort: a handler that ignores its signal cannot hold the job.
   let handlerSettled = false;
-  const work = (async () => input.handler.run(ctx))();
+  // Stopped before it began (a cancel or shutdown while the job was being started): the handler
+  // is not called at all, so it cannot start work nobody wants.
+  const work = abortReason ? Promise.reject(abortReason) : (async () => input.handler.run(ctx))();
   work.then(
     () => (handlerSettled = true),
     () => (handlerSettled = true),

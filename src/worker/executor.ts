@@ -174,7 +174,7 @@ export class Executor {
     return next;
   }
 
-  /** Aborts a running job's signal. */
+  /** Aborts a running job's attempt (cancel). */
   cancelRunning(jobId: string): 'stopping' | 'not_cancellable' | 'not_running' {
     const r = this.running.get(jobId);
     if (!r) return 'not_running';

@@ -51,7 +51,7 @@ afterEach(async () => {
   store = undefined;
 });
 
-/** An executor over an in-memory store whose lastSequence waits for `gate` (the pre-bind window). */
+/** An executor over an in-memory store whose lastSequence waits for `release` (the pre-bind window). */
 async function setup(handler: JobHandler<unknown>) {
   store = new SqliteStore({ path: ':memory:' });
   await store.open();
@@ -59,16 +59,15 @@ async function setup(handler: JobHandler<unknown>) {
   const entered = new Promise<void>((r) => (enter = r));
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
-  const inner = store;
-  const gated = Object.create(inner) as SqliteStore;
-  gated.lastSequence = async (jobId: string) => {
+  const lastSequence = store.lastSequence.bind(store);
+  store.lastSequence = async (jobId: string) => {
     enter();
     await gate;
-    return inner.lastSequence(jobId);
+    return lastSequence(jobId);
   };
   const registry = new HandlerRegistry().register(handler);
   const executor = new Executor({
-    store: gated,
+    store,
     registry,
     config: resolveConfig({}, {}),
     logger: silentLogger(),
@@ -78,18 +77,15 @@ async function setup(handler: JobHandler<unknown>) {
 }
 
 describe('executor abort hand-over', () => {
-  it('a cancel that lands before the attempt binds still stops the job, and its signal starts aborted', async () => {
-    let sawAborted: boolean | undefined;
+  it('a cancel that lands before the attempt binds still stops the job, and its handler never runs', async () => {
+    let ran = false;
     const { executor, entered, release } = await setup({
       operation: OP,
       payloadTypes: [`${OP}.v1`],
       validate: (d) => d,
-      run: async (ctx) => {
-        sawAborted = ctx.signal.aborted;
-        await new Promise((_, reject) =>
-          ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason)),
-        );
-        return { data: null };
+      run: () => {
+        ran = true;
+        return Promise.resolve({ data: null });
       },
     });
     await store!.create(newJob('job-early-cancel-1'));
@@ -98,7 +94,7 @@ describe('executor abort hand-over', () => {
     expect(executor.cancelRunning('job-early-cancel-1')).toBe('stopping');
     release();
     expect(await outcome).toMatchObject({ kind: 'finished', status: 'cancelled' });
-    expect(sawAborted).toBe(true);
+    expect(ran).toBe(false);
     expect((await store!.get('job-early-cancel-1'))?.error?.code).toBe('CANCELLED');
   });
 
