@@ -6,44 +6,12 @@ import { resolveConfig } from '../../src/config.js';
 import { HandlerRegistry } from '../../src/handlers/registry.js';
 import type { JobHandler } from '../../src/handlers/types.js';
 import { silentLogger } from '../../src/logger.js';
-import type { ResolvedExecution } from '../../src/protocol/schema.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
-import type { NewJob } from '../../src/store/types.js';
 import { shutdownReason } from '../../src/worker/attempt.js';
 import { Executor } from '../../src/worker/executor.js';
+import { newJob } from './new-job.js';
 
 const OP = 'test.abortable';
-
-function newJob(id: string): NewJob {
-  const execution: ResolvedExecution = {
-    idempotency_key: null,
-    attempt: 1,
-    max_attempts: 3,
-    timeout_seconds: 60,
-    deadline: null,
-    priority: 5,
-    cancellable: true,
-  };
-  const envelope = {
-    version: '1.0',
-    job_id: id,
-    created_at: '2025-01-01T00:00:00Z',
-    kind: 'VMOperation',
-    operation: OP,
-    payload: { type: `${OP}.v1`, data: {} },
-  };
-  return {
-    job_id: id,
-    operation: OP,
-    payload_type: `${OP}.v1`,
-    attempt: 1,
-    execution,
-    submitted_at: Date.now(),
-    envelope,
-    source: 'library',
-    document: JSON.stringify(envelope),
-  };
-}
 
 let store: SqliteStore | undefined;
 afterEach(async () => {
@@ -88,7 +56,7 @@ describe('executor abort hand-over', () => {
         return Promise.resolve({ data: null });
       },
     });
-    await store!.create(newJob('job-early-cancel-1'));
+    await store!.create(newJob('job-early-cancel-1', { max_attempts: 3 }, '{}', OP));
     const outcome = executor.execute('job-early-cancel-1');
     await entered; // running, its attempt not started yet
     expect(executor.cancelRunning('job-early-cancel-1')).toBe('stopping');
@@ -107,7 +75,7 @@ describe('executor abort hand-over', () => {
       // Ignores its signal (never reads it): the attempt's race must end it anyway.
       run: () => new Promise((r) => (finish = () => r({ data: null }))),
     });
-    await store!.create(newJob('job-no-signal-1'));
+    await store!.create(newJob('job-no-signal-1', { max_attempts: 3 }, '{}', OP));
     const outcome = executor.execute('job-no-signal-1');
     await entered;
     release();

@@ -5,8 +5,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { RunStore } from '../../src/distributed/run-store.js';
 import { RedisJobStore } from '../../src/distributed/store.js';
-import type { ProgressEvent, ResolvedExecution, ResultDocument } from '../../src/protocol/schema.js';
+import type { ProgressEvent, ResultDocument } from '../../src/protocol/schema.js';
 import type { JobRecord } from '../../src/store/types.js';
+import { newJob } from './new-job.js';
 
 const url = process.env.GUESTKIT_TEST_REDIS_URL;
 const stores: RedisJobStore[] = [];
@@ -24,35 +25,7 @@ afterAll(async () => {
 });
 
 async function created(s: RedisJobStore, id: string): Promise<JobRecord> {
-  const execution: ResolvedExecution = {
-    idempotency_key: null,
-    attempt: 1,
-    max_attempts: 1,
-    timeout_seconds: 60,
-    deadline: null,
-    priority: 5,
-    cancellable: true,
-  };
-  const envelope = {
-    version: '1.0',
-    job_id: id,
-    created_at: '2025-01-01T00:00:00Z',
-    kind: 'VMOperation',
-    operation: 'system.echo',
-    payload: { type: 'system.echo.v1', data: {} },
-  };
-  const out = await s.create({
-    job_id: id,
-    operation: 'system.echo',
-    payload_type: 'system.echo.v1',
-    attempt: 1,
-    execution,
-    submitted_at: Date.now(),
-    envelope,
-    source: 'library',
-    document: JSON.stringify(envelope),
-  });
-  return out.job;
+  return (await s.create(newJob(id))).job;
 }
 
 const event = (id: string, sequence: number): ProgressEvent => ({

@@ -3,11 +3,11 @@
 // paging, counts, retention. Each test uses its own key prefix.
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { ResolvedExecution, ResultDocument } from '../../src/protocol/schema.js';
-import type { NewJob } from '../../src/store/types.js';
+import type { ResultDocument } from '../../src/protocol/schema.js';
 import { RedisJobStore } from '../../src/distributed/store.js';
 import { RunStore } from '../../src/distributed/run-store.js';
 import { bullJobId, bullPriority, queueName, tuningFromEnv } from '../../src/distributed/tuning.js';
+import { newJob } from './new-job.js';
 
 const url = process.env.GUESTKIT_TEST_REDIS_URL;
 const stores: RedisJobStore[] = [];
@@ -22,43 +22,6 @@ function store(prefix = `t-store-${process.pid}-${Date.now()}-${n++}:`, eventsPe
 afterAll(async () => {
   for (const s of stores) await s.close();
 });
-
-function newJob(
-  id: string,
-  patch: Partial<ResolvedExecution> = {},
-  doc = '{}',
-  operation = 'system.echo',
-): NewJob {
-  const execution: ResolvedExecution = {
-    idempotency_key: null,
-    attempt: 1,
-    max_attempts: 1,
-    timeout_seconds: 60,
-    deadline: null,
-    priority: 5,
-    cancellable: true,
-    ...patch,
-  };
-  const envelope = {
-    version: '1.0',
-    job_id: id,
-    created_at: '2025-01-01T00:00:00Z',
-    kind: 'VMOperation',
-    operation,
-    payload: { type: `${operation}.v1`, data: { doc, empty: [] as unknown[] } },
-  };
-  return {
-    job_id: id,
-    operation,
-    payload_type: `${operation}.v1`,
-    attempt: execution.attempt,
-    execution,
-    submitted_at: Date.now(),
-    envelope,
-    source: 'library',
-    document: JSON.stringify(envelope),
-  };
-}
 
 function result(id: string, workerId: string, attempt: number): ResultDocument {
   return {

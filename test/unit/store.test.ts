@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ResolvedExecution } from '../../src/protocol/schema.js';
 import { SqliteStore, decodeCursor, encodeCursor } from '../../src/store/sqlite.js';
-import type { JobRecord, NewJob } from '../../src/store/types.js';
+import type { JobRecord } from '../../src/store/types.js';
+import { newJob } from './new-job.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -15,38 +15,6 @@ function tempDb(): string {
   const d = mkdtempSync(join(tmpdir(), 'gk-store-'));
   dirs.push(d);
   return join(d, 'state', 'worker.db');
-}
-
-function newJob(id: string, patch: Partial<ResolvedExecution> = {}, doc = '{}'): NewJob {
-  const execution: ResolvedExecution = {
-    idempotency_key: null,
-    attempt: 1,
-    max_attempts: 1,
-    timeout_seconds: 60,
-    deadline: null,
-    priority: 5,
-    cancellable: true,
-    ...patch,
-  };
-  const envelope = {
-    version: '1.0',
-    job_id: id,
-    created_at: '2025-01-01T00:00:00Z',
-    kind: 'VMOperation',
-    operation: 'system.echo',
-    payload: { type: 'system.echo.v1', data: { doc } },
-  };
-  return {
-    job_id: id,
-    operation: 'system.echo',
-    payload_type: 'system.echo.v1',
-    attempt: execution.attempt,
-    execution,
-    submitted_at: Date.now(),
-    envelope,
-    source: 'library',
-    document: JSON.stringify(envelope),
-  };
 }
 
 describe('SqliteStore', () => {
