@@ -6,57 +6,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { echoJob } from '../../src/protocol/builder.js';
-import type { ResolvedExecution } from '../../src/protocol/schema.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import { createWorker } from '../../src/worker/worker.js';
+import { newJob } from '../unit/new-job.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gk-rel-retention-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-const execution: ResolvedExecution = {
-  idempotency_key: null,
-  attempt: 1,
-  max_attempts: 1,
-  timeout_seconds: 60,
-  deadline: null,
-  priority: 5,
-  cancellable: true,
-};
 
 describe('retention', () => {
   it('one sweep purges all 3,500 expired jobs, not the first 1,000 (regression)', async () => {
     const s = new SqliteStore({ path: join(dir, 'purge.db') });
     await s.open();
     const ids = Array.from({ length: 3500 }, (_, i) => `job-ret-${String(i).padStart(5, '0')}`);
-    await Promise.all(
-      ids.map((id) => {
-        const envelope = echoJob({}, 'system.echo');
-        envelope.job_id = id;
-        return s.create({
-          job_id: id,
-          operation: 'system.echo',
-          payload_type: 'system.echo.v1',
-          attempt: 1,
-          execution,
-          submitted_at: 1000,
-          envelope,
-          source: 'test',
-          document: JSON.stringify(envelope),
-        });
-      }),
-    );
+    await Promise.all(ids.map((id) => s.create({ ...newJob(id), submitted_at: 1000 })));
     await Promise.all(ids.map((id) => s.transition(id, ['pending'], 'completed', { completed_at: 2000 })));
-    await s.create({
-      job_id: 'job-ret-recent',
-      operation: 'system.echo',
-      payload_type: 'system.echo.v1',
-      attempt: 1,
-      execution,
-      submitted_at: Date.now(),
-      envelope: echoJob({}),
-      source: 'test',
-      document: '{}',
-    });
+    await s.create(newJob('job-ret-recent'));
     expect(await s.purgeTerminal(Date.now() - 60_000)).toBe(3500);
     expect(await s.counts()).toMatchObject({ completed: 0, pending: 1 });
     await s.close();
