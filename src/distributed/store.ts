@@ -94,7 +94,7 @@ export class RedisJobStore implements JobStore {
    * runs the TCP path inline, and it was the largest single item of a short job's consumer CPU;
    * ioredis' own auto-pipelining batches too but builds a Pipeline per turn, which cost more.
    */
-  coalesce(): void {
+  private coalesce(): void {
     const stream = this.redis.stream as Redis['stream'] | undefined;
     if (this.corked || !stream || stream.writableCorked > 0) return;
     this.corked = true;
@@ -103,6 +103,12 @@ export class RedisJobStore implements JobStore {
       this.corked = false;
       stream.uncork();
     });
+  }
+
+  /** PUBLISH on this connection, coalesced with the turn's script calls like them. */
+  publish(channel: string, message: string): Promise<number> {
+    this.coalesce();
+    return this.redis.publish(channel, message);
   }
 
   /**

@@ -133,8 +133,7 @@ export class RedisWorker extends WorkerCore<RedisJobStore> implements Worker {
     const events = this.outbox.splice(0);
     if (events.length === 0) return;
     const msg: Relayed = { origin: this.id, events };
-    this.store.coalesce();
-    this.store.redis.publish(`${this.tuning.prefix}events`, JSON.stringify(msg)).catch(() => undefined);
+    this.store.publish(`${this.tuning.prefix}events`, JSON.stringify(msg)).catch(() => undefined);
   }
 
   private executorFor(store: JobStore, emit: Emit = this.emitAll): Executor {
@@ -402,7 +401,7 @@ export class RedisWorker extends WorkerCore<RedisJobStore> implements Worker {
   protected async stopRunning(job: JobRecord): Promise<boolean> {
     // Running somewhere: the flag survives a missed message; the message stops it at once.
     await this.store.redis.set(`${this.tuning.prefix}cancel:${job.job_id}`, '1', 'EX', 86_400);
-    await this.store.redis.publish(`${this.tuning.prefix}cancel`, job.job_id);
+    await this.store.publish(`${this.tuning.prefix}cancel`, job.job_id);
     this.processor.cancel(job.job_id);
     return true;
   }
