@@ -1,7 +1,8 @@
 // JobStore on Redis: the shared state of every API node and worker in distributed mode (status,
 // progress events, results, audit trail, idempotency keys). Atomic decisions run as Lua scripts
 // (scripts/, one file each); reads are plain commands; records.ts maps hashes to records.
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { redisClient } from './connection.js';
 import { isTerminal, type JobStatus, type ProgressEvent, type ResultDocument } from '../protocol/schema.js';
 import { JOB_STATUSES } from '../protocol/vocabulary.js';
 import { invalidCursor } from '../store/sqlite.js';
@@ -55,23 +56,12 @@ export interface Move {
 /** Events written in one script call at most (Lua's unpack has a stack limit). */
 export const MAX_EVENTS_PER_CALL = 1000;
 
-/**
- * Redis client settings for long-lived connections: commands wait for a reconnect instead of
- * failing. No auto-pipelining: measured on the distributed benchmark (echo jobs, 32 at once), the
- * Pipeline ioredis builds per event-loop turn cost more consumer CPU than the writes it saves
- * (about 15 % more per job, and fewer jobs/s, with it on).
- */
-export function redisClient(url: string, name: string): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null, connectionName: name });
-}
-
 export class RedisJobStore implements JobStore {
   readonly kind = 'redis';
   readonly redis: Redis;
   private readonly owned: boolean;
   private readonly p: string;
   private readonly envelopes = new Map<string, JobRecord['envelope']>();
-  private corked = false;
 
   constructor(private readonly options: RedisStoreOptions) {
     this.owned = typeof options.redis === 'string';
@@ -88,26 +78,8 @@ export class RedisJobStore implements JobStore {
     if (this.owned) await this.redis.quit().catch(() => this.redis.disconnect());
   }
 
-  /**
-   * Holds this connection's writes until the current tick's work is done, so the commands many
-   * jobs send in one event-loop turn leave in one write. On loopback each write is a syscall that
-   * runs the TCP path inline, and it was the largest single item of a short job's consumer CPU;
-   * ioredis' own auto-pipelining batches too but builds a Pipeline per turn, which cost more.
-   */
-  private coalesce(): void {
-    const stream = this.redis.stream as Redis['stream'] | undefined;
-    if (this.corked || !stream || stream.writableCorked > 0) return;
-    this.corked = true;
-    stream.cork();
-    process.nextTick(() => {
-      this.corked = false;
-      stream.uncork();
-    });
-  }
-
-  /** PUBLISH on this connection, coalesced with the turn's script calls like them. */
+  /** PUBLISH on the store's connection (in order with its script calls). */
   publish(channel: string, message: string): Promise<number> {
-    this.coalesce();
     return this.redis.publish(channel, message);
   }
 
@@ -116,7 +88,6 @@ export class RedisJobStore implements JobStore {
    * again after a NOSCRIPT), so calls keep their order on the connection, even the first ones.
    */
   private run(script: ScriptName, args: (string | number)[]): Promise<unknown> {
-    this.coalesce();
     const r = this.redis as unknown as Record<
       ScriptName,
       ((...a: (string | number)[]) => Promise<unknown>) | undefined

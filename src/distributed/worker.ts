@@ -24,7 +24,8 @@ import type { HealthCheck, Worker, WorkerEvents } from '../worker/types.js';
 import { Membership } from './members.js';
 import { placementProblem, waitingReason } from './placement.js';
 import { JobProcessor, type QueueData } from './processor.js';
-import { RedisJobStore, redisClient } from './store.js';
+import { redisClient } from './connection.js';
+import { RedisJobStore } from './store.js';
 import { bullJobId, bullPriority, queueName, type RedisTuning } from './tuning.js';
 
 export interface CreateRedisWorkerOptions {
