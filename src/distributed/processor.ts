@@ -8,7 +8,7 @@ import { isTerminal } from '../protocol/schema.js';
 import type { JobRecord, JobStore } from '../store/types.js';
 import { shutdownReason } from '../worker/attempt.js';
 import type { Emit, Executor } from '../worker/executor.js';
-import { RunStore } from './run-store.js';
+import { RunStore, START_HOLD_MS } from './run-store.js';
 import type { RedisJobStore } from './store.js';
 import type { RedisTuning } from './tuning.js';
 
@@ -98,7 +98,9 @@ export class JobProcessor {
     ) {
       // As submitted: the start (pending at this attempt → running) is the first write. Refused
       // (cancelled, retried, taken over, deleted meanwhile): decide again from the stored job.
-      const fresh = this.newRun(jobId, queued.attempt);
+      // Its first delivery (BullMQ counts starts): the record is as submitted, so the start may
+      // be held back and written with a short run's end.
+      const fresh = this.newRun(jobId, queued.attempt, bullJob.attemptsStarted <= 1);
       const done = await this.runJob(bullJob, token, queued, fresh, true);
       if (!fresh.runStore.startRefused) return done;
     }
@@ -139,15 +141,22 @@ export class JobProcessor {
   }
 
   /** A fenced run store and an executor over it for one run of `jobId` at `attempt`. */
-  private newRun(jobId: string, attempt: number): { runStore: RunStore; executor: Executor } {
-    const runStore = new RunStore(this.host.store, this.host.id, attempt);
+  private newRun(
+    jobId: string,
+    attempt: number,
+    holdStart = false,
+  ): { runStore: RunStore; executor: Executor } {
+    const runStore = new RunStore(this.host.store, this.host.id, attempt, {
+      holdStartMs: holdStart ? START_HOLD_MS : 0,
+    });
     runStore.onEventError = (err) =>
       this.host.logger.warn({ err, job_id: jobId }, 'could not store a progress event');
-    // A status is announced once it is written (the run store may hold pending → assigned back).
-    const executor = this.host.executorFor(runStore, (event, ...args) => {
-      if (event === 'status') runStore.whenWritten(() => this.host.emitAll(event, ...args));
-      else this.host.emitAll(event, ...args);
-    });
+    // Nothing about the run is announced before its start is written (the run store holds it).
+    const executor = this.host.executorFor(runStore, (event, ...args) =>
+      runStore.whenWritten(() => this.host.emitAll(event, ...args)),
+    );
+    // Its start was refused after the handler began (a cancel or a takeover won): stop the work.
+    runStore.onStartLost = () => executor.abortAll(shutdownReason());
     return { runStore, executor };
   }
 

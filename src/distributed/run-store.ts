@@ -3,19 +3,40 @@
 // to take the job over keeps running, but its late writes fail the fence: the first terminal write
 // of the current attempt wins and results are never duplicated.
 //
-// Writes are few per job: pending → assigned is held back and written with the next move
-// (pending → assigned → running, one script call; its status event waits until it is written);
-// progress events are buffered and go out with the next move, or at the end of the event-loop turn.
-import type { JobStatus, ProgressEvent, ResultDocument } from '../protocol/schema.js';
+// Writes are few per job. The start (pending → assigned → running) is one write, made before the
+// handler runs. On a job's first delivery, when the record it starts from is the one it was
+// submitted with, the start may be held longer (holdStartMs): it is written with the run's end
+// when the run ends within the hold (one script call for a short job's whole life), else when the
+// hold runs out, with the progress events reported meanwhile. Nothing about the run is announced
+// before its start is written (whenWritten). Progress events are buffered and go out with the next
+// move, or at the end of the event-loop turn.
+import { isTerminal, type JobStatus, type ProgressEvent, type ResultDocument } from '../protocol/schema.js';
 import type { JobRecord, JobStore, NewJob, TransitionOptions, TransitionPatch } from '../store/types.js';
 import type { ListQuery } from '../worker/types.js';
 import { MAX_EVENTS_PER_CALL, type RedisJobStore, type RunGuard } from './store.js';
 
-/** A pending → assigned move accepted but not written yet. */
-interface Deferred {
+/**
+ * How long a first delivery's start may wait to be written with its end. A job that ends sooner
+ * is written once; a longer one shows `running` at most this late. A cancel that lands meanwhile
+ * finds the job pending and wins: the start is refused and the run is stopped (onStartLost).
+ */
+export const START_HOLD_MS = 50;
+
+export interface RunStoreOptions {
+  /** Hold the start back up to this long once the handler runs (0: write it before). */
+  holdStartMs?: number;
+}
+
+/** The start of the run, accepted but not written yet: pending → … → `to`. */
+interface HeldStart {
   jobId: string;
+  /** Statuses passed through before `to`, with when each was entered. */
+  via: { status: JobStatus; at: number }[];
+  to: JobStatus;
+  /** When `to` was entered. */
+  at: number;
   patch: TransitionPatch;
-  /** Run once it is written (the status event); dropped if the write is refused. */
+  /** Run once it is written (status and progress notices); dropped if the write is refused. */
   announce: (() => void)[];
 }
 
@@ -34,17 +55,25 @@ export class RunStore implements JobStore {
   /** The record the processor just read: the executor's first read needs no round trip. */
   private primed: JobRecord | undefined;
   private firstRead: JobRecord | undefined;
-  private deferred: Deferred | undefined;
+  private start: HeldStart | undefined;
+  /** A held start whose write is in flight (what it announces still waits for the reply). */
+  private writing: HeldStart | undefined;
+  private holdTimer: NodeJS.Timeout | undefined;
+  /** A held start being written because its hold ran out: later moves wait for it. */
+  private starting: Promise<void> | undefined;
   private buffered: ProgressEvent[] = [];
-  /** The held-back pending → assigned move was refused (the job moved, or the fence failed). */
+  /** The start was refused before the handler ran (the job moved, or the fence failed). */
   startRefused = false;
   onEventError: ((err: unknown) => void) | undefined;
+  /** The start was refused while the handler ran (written after its hold): the run must stop. */
+  onStartLost: (() => void) | undefined;
 
   constructor(
     private readonly inner: RedisJobStore,
     private readonly workerId: string,
     /** The attempt this run expects the job to be at. */
     private attempt: number,
+    private readonly options: RunStoreOptions = {},
   ) {}
 
   private get guard(): RunGuard {
@@ -59,70 +88,127 @@ export class RunStore implements JobStore {
     result?: ResultDocument,
     options: TransitionOptions = {},
   ): Promise<JobRecord | undefined> {
+    if (this.starting) await this.starting;
     const current = options.current;
+    const now = Date.now();
     // The executor moves to assigned and then, without waiting on anything, to running (or to
-    // failed when the payload is refused): hold the first move back and write both at once.
+    // failed when the payload is refused): hold both back.
     if (current && to === 'assigned' && current.status === 'pending' && from.includes('pending')) {
-      await this.writeDeferred();
-      this.deferred = { jobId, patch, announce: [] };
-      return patched(current, patch, 'assigned');
+      await this.writeStart();
+      this.start = { jobId, via: [], to, at: now, patch, announce: [] };
+      return patched(current, patch, to);
     }
-    const deferred = this.deferred;
-    this.deferred = undefined;
-    const combine = deferred?.jobId === jobId && from.includes('assigned');
-    if (deferred && !combine) await this.write(deferred);
+    const start = this.start;
+    const holdMs = this.options.holdStartMs ?? 0;
+    if (
+      holdMs > 0 &&
+      current &&
+      start?.jobId === jobId &&
+      start.to === 'assigned' &&
+      to === 'running' &&
+      from.includes('assigned')
+    ) {
+      start.via.push({ status: start.to, at: start.at });
+      start.to = to;
+      start.at = now;
+      start.patch = { ...start.patch, ...patch };
+      this.holdTimer = setTimeout(() => this.holdRanOut(), holdMs);
+      return patched(current, patch, to);
+    }
+    // The next move ends the held start: into one write when it goes on from where the start
+    // ends (a payload refused once assigned, or a run's end); a return to pending (retry,
+    // shutdown) is written after the start, so each history entry keeps its attempt.
+    const combine =
+      start?.jobId === jobId && from.includes(start.to) && (start.to === 'assigned' || isTerminal(to));
+    if (start && !combine) await this.writeStart();
+    this.dropStart();
+    if (combine) this.writing = start;
     const events = this.takeEvents(jobId);
-    const next = await this.inner.move(jobId, {
-      from: combine ? ['pending'] : from,
-      ...(combine ? { via: 'assigned' as const } : {}),
-      to,
-      patch: combine ? { ...deferred.patch, ...patch } : patch,
-      result,
-      guard: this.guard,
-      current,
-      events,
-    });
+    const next = await this.carrying(
+      this.inner.move(jobId, {
+        from: combine ? ['pending'] : from,
+        ...(combine ? { via: [...start.via, { status: start.to, at: start.at }] } : {}),
+        to,
+        patch: combine ? { ...start.patch, ...patch } : patch,
+        result,
+        guard: this.guard,
+        current,
+        events,
+      }),
+    );
+    this.writing = undefined; // here, in the same continuation as the announcements below
     if (!next) {
-      if (combine) this.startRefused = true;
+      if (combine && start.to === 'assigned') this.startRefused = true;
       return undefined;
     }
     this.attempt = next.attempt;
-    if (combine) this.confirmed(deferred);
+    if (combine) this.confirmed(start);
     if (to === 'assigned') this.held = true;
     if (to === 'pending') this.held = false;
     return next;
   }
 
-  /** Writes a held-back pending → assigned move on its own (something else came next). */
-  private async writeDeferred(): Promise<void> {
-    const deferred = this.deferred;
-    this.deferred = undefined;
-    if (deferred) await this.write(deferred);
+  private dropStart(): void {
+    this.start = undefined;
+    clearTimeout(this.holdTimer);
+    this.holdTimer = undefined;
   }
 
-  private async write(deferred: Deferred): Promise<void> {
-    const next = await this.inner.move(deferred.jobId, {
-      from: ['pending'],
-      to: 'assigned',
-      patch: deferred.patch,
-      guard: this.guard,
-    });
+  /** The run outlived its hold: its start is written now, with the events it has reported. */
+  private holdRanOut(): void {
+    const start = this.start;
+    if (!start) return;
+    this.starting = this.writeStart()
+      .catch(() => this.onStartLost?.()) // its end cannot be written either
+      .finally(() => (this.starting = undefined));
+  }
+
+  /** Writes a held start on its own (something else came next, or its hold ran out). */
+  private async writeStart(): Promise<void> {
+    const start = this.start;
+    if (!start) return;
+    this.dropStart();
+    this.writing = start;
+    const events = start.to === 'running' ? this.takeEvents(start.jobId) : [];
+    const next = await this.carrying(
+      this.inner.move(start.jobId, {
+        from: ['pending'],
+        ...(start.via.length > 0 ? { via: start.via } : {}),
+        to: start.to,
+        patch: start.patch,
+        guard: this.guard,
+        events,
+      }),
+    );
+    this.writing = undefined; // here, in the same continuation as the announcements below
     if (!next) {
-      this.startRefused = true;
+      // Refused before the handler ran: the processor decides again from the stored job. After:
+      // the handler runs for a job that is no longer this run's (cancelled, taken over).
+      if (start.to === 'assigned') this.startRefused = true;
+      else this.onStartLost?.();
       return;
     }
     this.attempt = next.attempt;
-    this.confirmed(deferred);
+    this.confirmed(start);
   }
 
-  private confirmed(deferred: Deferred): void {
+  /** A move carrying a held start; a failed one clears `writing` (a reply clears it at its use). */
+  private carrying(move: Promise<JobRecord | undefined>): Promise<JobRecord | undefined> {
+    return move.catch((err: unknown) => {
+      this.writing = undefined;
+      throw err;
+    });
+  }
+
+  private confirmed(start: HeldStart): void {
     this.held = true;
-    for (const fn of deferred.announce) fn();
+    for (const fn of start.announce) fn();
   }
 
   /** Runs `fn` once the moves accepted so far are written (at once when none is held back). */
   whenWritten(fn: () => void): void {
-    if (this.deferred) this.deferred.announce.push(fn);
+    const waiting = this.start ?? this.writing;
+    if (waiting) waiting.announce.push(fn);
     else fn();
   }
 
@@ -151,6 +237,7 @@ export class RunStore implements JobStore {
   }
 
   private flushEvents(): void {
+    if (this.start) return; // they go out with the start
     while (this.buffered.length > 0) this.sendEvents(this.buffered.splice(0, MAX_EVENTS_PER_CALL));
   }
 
@@ -178,7 +265,7 @@ export class RunStore implements JobStore {
     const primed = this.primed;
     this.primed = undefined;
     if (primed?.job_id === jobId) return primed;
-    await this.writeDeferred();
+    await this.writeStart();
     return this.inner.get(jobId);
   }
   events(jobId: string, after?: number) {

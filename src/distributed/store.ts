@@ -37,14 +37,14 @@ export interface RedisStoreOptions {
 }
 
 /**
- * One status move (see scripts/move.ts). `via`: a status passed through on the way (its history
- * entry is written, the job never rests there). `events`: progress events of the job that happened
+ * One status move (see scripts/move.ts). `via`: statuses passed through on the way, each with
+ * when it was entered (their history entries are written; the job never rests there in Redis). `events`: progress events of the job that happened
  * before the move, written first in the same call. `current`: the caller's record of the job; with
  * it only the fields a move can change are read back.
  */
 export interface Move {
   from: readonly JobStatus[];
-  via?: JobStatus;
+  via?: readonly { status: JobStatus; at: number }[];
   to: JobStatus;
   patch?: TransitionPatch;
   result?: ResultDocument;
@@ -200,7 +200,7 @@ export class RedisJobStore implements JobStore {
       this.p,
       jobId,
       m.from.join(','),
-      m.via ?? '',
+      m.via?.map((v) => `${v.status}:${v.at}`).join(',') ?? '',
       m.to,
       Date.now(),
       m.guard?.workerId ?? '',

@@ -393,9 +393,15 @@ export class RedisWorker extends WorkerCore<RedisJobStore> implements Worker {
 
   protected async cancelQueued(job: JobRecord, error: JobErrorInfo): Promise<boolean> {
     if (!(await this.control.finishWithout(job, ['pending', 'assigned'], 'cancelled', error))) return false;
-    await this.queue(this.poolOf(job.envelope))
+    const removed = await this.queue(this.poolOf(job.envelope))
       .remove(bullJobId(job.job_id))
-      .catch(() => undefined); // locked by a worker: it finds the job terminal and drops it
+      .catch(() => 0);
+    // Locked by a worker: it finds the job terminal and drops it. A run that has begun with its
+    // start held back (run-store.ts) is told to stop now, not when its start is refused.
+    if (removed !== 1) {
+      await this.store.publish(`${this.tuning.prefix}cancel`, job.job_id).catch(() => undefined);
+      this.processor.cancel(job.job_id);
+    }
     return true;
   }
 

@@ -1,6 +1,6 @@
 // The status machine's one write: compare-and-set of the status with the run fence, the patch,
 // the history entry, the indexes, the result of a terminal move and the progress events the run
-// buffered since its last write, all in one script call. `via` records a step the job passes
+// buffered since its last write, all in one script call. `via` records the steps the job passes
 // through without stopping (pending → assigned → running is one call, two history entries).
 import { RUN_HELPERS, TERMINAL } from './common.js';
 
@@ -16,7 +16,7 @@ export const MUTABLE_FIELDS = [
 ] as const;
 
 /**
- * ARGV: 1 prefix, 2 id, 3 from (comma list), 4 via ('' none), 5 to, 6 now, 7 guard worker ('' none),
+ * ARGV: 1 prefix, 2 id, 3 from (comma list), 4 via (comma list of status:ms, '' none), 5 to, 6 now, 7 guard worker ('' none),
  * 8 guard attempt ('' none), 9 result document ('' none), 10 reply ('full' | 'mutable'),
  * 11 events kept per job, 12 n events, 13 progress of the last event ('' when n = 0),
  * 14 .. 13+n events, then field/value pairs to set.
@@ -44,12 +44,13 @@ if st ~= to then
   redis.call('HINCRBY', p .. 'counts', to, 1)
 end
 if st ~= to or via ~= '' then
-  local tail = '|' .. now .. '|' .. redis.call('HGET', jk, 'attempt')
-  if via ~= '' then
-    redis.call('RPUSH', p .. 'hist:' .. id, st .. '|' .. via .. tail, via .. '|' .. to .. tail)
-  else
-    redis.call('RPUSH', p .. 'hist:' .. id, st .. '|' .. to .. tail)
+  local attempt, prev, entries = redis.call('HGET', jk, 'attempt'), st, {}
+  for v, at in string.gmatch(via, '([^,:]+):(%d+)') do
+    entries[#entries + 1] = prev .. '|' .. v .. '|' .. at .. '|' .. attempt
+    prev = v
   end
+  entries[#entries + 1] = prev .. '|' .. to .. '|' .. now .. '|' .. attempt
+  redis.call('RPUSH', p .. 'hist:' .. id, unpack(entries))
 end
 if terminal[to] then
   if result ~= '' then redis.call('SET', p .. 'result:' .. id, result) end
