@@ -20,7 +20,8 @@ import { JobBuilder } from '../src/protocol/builder.js';
 
 const { values: args } = parseArgs({
   options: {
-    jobs: { type: 'string', default: '2000' },
+    jobs: { type: 'string', default: '3000' },
+    warmup: { type: 'string', default: '1000' },
     runs: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '32' },
     child: { type: 'string' },
@@ -29,6 +30,8 @@ const { values: args } = parseArgs({
   },
 });
 const JOBS = Number(args.jobs);
+/** Untimed jobs each run starts with, so both systems are measured warm (JIT), as a worker runs. */
+const WARMUP = Number(args.warmup);
 const RUNS = Number(args.runs);
 const CONCURRENCY = Number(args.concurrency);
 const RESULTS = join(PACKAGE_ROOT, 'benchmarks', 'results');
@@ -78,7 +81,13 @@ async function child(kind: string, url: string, prefix: string): Promise<void> {
       rmSync(dir, { recursive: true, force: true });
     };
   }
-  const cpu0 = process.cpuUsage();
+  let cpu0 = process.cpuUsage();
+  // "mark" on stdin: the warm-up is over, CPU counts from here.
+  process.stdin.on('data', (d: Buffer) => {
+    if (!d.toString().includes('mark')) return;
+    cpu0 = process.cpuUsage();
+    process.stdout.write('marked\n');
+  });
   process.stdout.write('ready\n');
   process.once('SIGTERM', () => {
     const cpu = process.cpuUsage(cpu0);
@@ -111,12 +120,30 @@ function spawnConsumers(kind: 'bare' | 'guestkit', n: number, url: string, prefi
               '--concurrency',
               String(CONCURRENCY),
             ],
-            { cwd: PACKAGE_ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+            { cwd: PACKAGE_ROOT, stdio: ['pipe', 'pipe', 'inherit'] },
           );
           c.stdout?.on('data', (d: Buffer) => {
             if (d.toString().includes('ready')) resolve(c);
           });
           c.once('exit', (code) => reject(new Error(`consumer exited with ${code}`)));
+        }),
+    ),
+  );
+}
+
+/** Ends the consumers' warm-up: their CPU counts from now. */
+async function markConsumers(children: ChildProcess[]): Promise<void> {
+  await Promise.all(
+    children.map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          const onData = (d: Buffer) => {
+            if (!d.toString().includes('marked')) return;
+            c.stdout?.off('data', onData);
+            resolve();
+          };
+          c.stdout?.on('data', onData);
+          c.stdin?.write('mark\n');
         }),
     ),
   );
@@ -181,14 +208,15 @@ async function runBare(url: string, processes: number): Promise<Run> {
   await events.waitUntilReady();
   const consumers = await spawnConsumers('bare', processes, url, prefix);
   let completed = 0;
+  let warm: () => void = () => undefined;
+  const warmedUp = new Promise<void>((resolve) => (warm = resolve));
   const allDone = new Promise<void>((resolve) =>
     events.on('completed', () => {
-      if (++completed === JOBS) resolve();
+      if (++completed === WARMUP) warm();
+      if (completed === WARMUP + JOBS) resolve();
     }),
   );
-  const redis0 = await redisCpuUs(connection);
-  const t0 = performance.now();
-  await inFlight(JOBS, 32, (i) =>
+  const add = (i: number) =>
     queue.add(
       'job',
       { job_id: `job-bare-${i}`, text: 'benchmark' },
@@ -198,8 +226,15 @@ async function runBare(url: string, processes: number): Promise<Run> {
         removeOnComplete: true,
         removeOnFail: true,
       },
-    ),
-  );
+    );
+  if (WARMUP > 0) {
+    await inFlight(WARMUP, 32, (i) => add(JOBS + i));
+    await warmedUp;
+  }
+  await markConsumers(consumers);
+  const redis0 = await redisCpuUs(connection);
+  const t0 = performance.now();
+  await inFlight(JOBS, 32, add);
   const submitted = performance.now();
   await allDone;
   const seconds = (performance.now() - t0) / 1000;
@@ -230,18 +265,24 @@ async function runOurs(url: string, processes: number): Promise<Run> {
   const consumers = await spawnConsumers('guestkit', processes, url, prefix);
   const counter = new Redis(url);
   // Documents are built before timing: the builder's validation is not what we measure.
-  const docs = Array.from({ length: JOBS }, (_, i) =>
+  const docs = Array.from({ length: WARMUP + JOBS }, (_, i) =>
     new JobBuilder('system.echo').payload('system.echo.v1', { i, text: 'benchmark' }).build(),
   );
+  const completed = async () => Number(await counter.hget(`${prefix}counts`, 'completed'));
+  if (WARMUP > 0) {
+    await inFlight(WARMUP, 32, (i) => apiNode.submit(docs[JOBS + i]));
+    while ((await completed()) < WARMUP) await sleep(10);
+  }
+  await markConsumers(consumers);
   const redis0 = await redisCpuUs(counter);
   const t0 = performance.now();
   await inFlight(JOBS, 32, (i) => apiNode.submit(docs[i]));
   const submitted = performance.now();
-  while (Number(await counter.hget(`${prefix}counts`, 'completed')) < JOBS) await sleep(10);
+  while ((await completed()) < WARMUP + JOBS) await sleep(10);
   const seconds = (performance.now() - t0) / 1000;
   const redisUs = (await redisCpuUs(counter)) - redis0;
   const counts = await apiNode.counts();
-  if (counts.completed !== JOBS || counts.failed > 0)
+  if (counts.completed !== WARMUP + JOBS || counts.failed > 0)
     throw new Error(`unexpected counts ${JSON.stringify(counts)}`);
   const cpuUs = await stopConsumers(consumers);
   await apiNode.stop();
@@ -345,6 +386,7 @@ async function main(): Promise<void> {
       cpuModel: cpus()[0]?.model,
       loadavg: loadavg().map(r2),
       jobsPerRun: JOBS,
+      warmupJobsPerRun: WARMUP,
       runs: RUNS,
       concurrencyPerProcess: CONCURRENCY,
       date: new Date().toISOString(),
@@ -394,7 +436,9 @@ async function main(): Promise<void> {
         'atomic create in Redis, BullMQ add) and worker processes run them (fenced status machine, progress',
         'events, result in Redis). Anchor, same run and same redis-server: bare BullMQ `Queue.add` and a',
         `no-op \`Worker\`. ${JOBS} jobs per run, 32 submissions in flight, concurrency ${CONCURRENCY} per`,
-        `process, ${RUNS} rounds; consumers are idle and ready before the clock starts.`,
+        `process, ${RUNS} rounds. Each run first puts ${WARMUP} untimed jobs through (its consumers are fresh`,
+        'processes: this measures them JIT-warm, as a long-running worker runs); the clock and the CPU',
+        'counts start after them, with the consumers idle.',
         '',
         '| system | worker processes | jobs/s | submissions/s | consumer CPU µs/job | redis-server CPU µs/job |',
         '|---|---|---|---|---|---|',
