@@ -119,6 +119,33 @@ describe.skipIf(!url)('RedisJobStore', () => {
     expect(counts).toMatchObject({ pending: 0, assigned: 0, running: 0, completed: 1, failed: 0 });
   });
 
+  it('records each history entry with the attempt the job is at after the move', async () => {
+    const s = store();
+    await s.create(newJob('job-h-000001'));
+    const id = 'job-h-000001';
+    await s.transition(id, ['pending'], 'assigned', { worker_id: 'w1' });
+    await s.transition(id, ['assigned'], 'running', { started_at: 1 });
+    // A retry: back to pending as attempt 2, then started again in one move (via assigned).
+    await s.transition(id, ['running'], 'pending', { attempt: 2, worker_id: null, not_before: 5 });
+    await s.move(id, {
+      from: ['pending'],
+      via: [{ status: 'assigned', at: 7 }],
+      to: 'running',
+      patch: { worker_id: 'w2', started_at: 8 },
+    });
+    expect((await s.history(id)).map((h) => `${h.from ?? ''}>${h.to}@${h.attempt}`)).toEqual([
+      '>pending@1',
+      'pending>assigned@1',
+      'assigned>running@1',
+      'running>pending@2',
+      'pending>assigned@2',
+      'assigned>running@2',
+    ]);
+    expect((await s.history(id))[4].at).toBe(7);
+    expect(await s.get(id)).toMatchObject({ status: 'running', attempt: 2, worker_id: 'w2', started_at: 8 });
+    expect(await s.counts()).toMatchObject({ pending: 0, assigned: 0, running: 1 });
+  });
+
   it('fences a run: after another worker took the job over, the old run cannot write', async () => {
     const s = store();
     await s.create(newJob('job-f-000001'));

@@ -24,14 +24,17 @@ if idem ~= '' then
   end
 end
 local seq = redis.call('INCR', p .. 'seq')
-local fields = {'seq', seq, 'status', 'pending', 'document', doc}
-for i = 7, #ARGV do fields[#fields + 1] = ARGV[i] end
+local fields, attempt = {'seq', seq, 'status', 'pending', 'document', doc}, ''
+for i = 7, #ARGV, 2 do
+  fields[#fields + 1], fields[#fields + 2] = ARGV[i], ARGV[i + 1]
+  if ARGV[i] == 'attempt' then attempt = ARGV[i + 1] end
+end
 redis.call('HSET', jk, unpack(fields))
 redis.call('ZADD', p .. 'jobs', seq, id)
 redis.call('ZADD', p .. 'st:pending', seq, id)
 redis.call('ZADD', p .. 'op:' .. op, seq, id)
 redis.call('HINCRBY', p .. 'counts', 'pending', 1)
 if idem ~= '' then redis.call('SET', p .. 'idem:' .. idem, id) end
-redis.call('RPUSH', p .. 'hist:' .. id, '|pending|' .. now .. '|' .. redis.call('HGET', jk, 'attempt'))
+redis.call('RPUSH', p .. 'hist:' .. id, '|pending|' .. now .. '|' .. attempt)
 return {'created', seq}
 `;

@@ -2,7 +2,7 @@
 // the history entry, the indexes, the result of a terminal move and the progress events the run
 // buffered since its last write, all in one script call. `via` records the steps the job passes
 // through without stopping (pending → assigned → running is one call, two history entries).
-import { RUN_HELPERS, TERMINAL } from './common.js';
+import { TERMINAL } from './common.js';
 
 /** Fields a transition may change; the `mutable` reply returns them (the caller has the rest). */
 export const MUTABLE_FIELDS = [
@@ -25,26 +25,39 @@ export const MUTABLE_FIELDS = [
  */
 export const MOVE = `
 ${TERMINAL}
-${RUN_HELPERS}
 local p, id, from, via, to, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local result, reply, nev = ARGV[9], ARGV[10], tonumber(ARGV[12])
 local jk = p .. 'job:' .. id
-local st = redis.call('HGET', jk, 'status')
+-- One read for the checks and the indexes: status, the run guard, seq (never changes).
+local cur = redis.call('HMGET', jk, 'status', 'worker_id', 'attempt', 'seq')
+local st, attempt = cur[1], cur[3]
 if not st then return false end
 local allowed = false
 for f in string.gmatch(from, '[^,]+') do if f == st then allowed = true end end
-if not allowed or not fenced(jk, ARGV[7], ARGV[8]) then return false end
+if not allowed then return false end
+if ARGV[7] ~= '' and cur[2] ~= ARGV[7] then return false end
+if ARGV[8] ~= '' and attempt ~= ARGV[8] then return false end
+local fields = {'status', to}
 -- Events first: they happened before this move (and a terminal job takes no more events).
-if nev > 0 then append_events(p, id, jk, ARGV[11], ARGV[13], 14, 13 + nev) end
-redis.call('HSET', jk, 'status', to, unpack(ARGV, 14 + nev, #ARGV))
+if nev > 0 then
+  local ek = p .. 'ev:' .. id
+  redis.call('RPUSH', ek, unpack(ARGV, 14, 13 + nev))
+  redis.call('LTRIM', ek, -tonumber(ARGV[11]), -1)
+  fields[3], fields[4] = 'progress', ARGV[13]
+end
+for i = 14 + nev, #ARGV, 2 do
+  fields[#fields + 1], fields[#fields + 2] = ARGV[i], ARGV[i + 1]
+  if ARGV[i] == 'attempt' then attempt = ARGV[i + 1] end -- history records the attempt after the move
+end
+redis.call('HSET', jk, unpack(fields))
 if st ~= to then
   redis.call('ZREM', p .. 'st:' .. st, id)
-  redis.call('ZADD', p .. 'st:' .. to, redis.call('HGET', jk, 'seq'), id)
+  redis.call('ZADD', p .. 'st:' .. to, cur[4], id)
   redis.call('HINCRBY', p .. 'counts', st, -1)
   redis.call('HINCRBY', p .. 'counts', to, 1)
 end
 if st ~= to or via ~= '' then
-  local attempt, prev, entries = redis.call('HGET', jk, 'attempt'), st, {}
+  local prev, entries = st, {}
   for v, at in string.gmatch(via, '([^,:]+):(%d+)') do
     entries[#entries + 1] = prev .. '|' .. v .. '|' .. at .. '|' .. attempt
     prev = v
