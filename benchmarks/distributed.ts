@@ -169,6 +169,8 @@ async function stopConsumers(children: ChildProcess[]): Promise<number> {
   return cpu.reduce((a, b) => a + b, 0);
 }
 
+const cpuTotal = (u: NodeJS.CpuUsage) => u.user + u.system;
+
 /** redis-server's own CPU time so far (µs, user + system), from INFO. */
 async function redisCpuUs(r: Redis): Promise<number> {
   const info = await r.info('cpu');
@@ -197,6 +199,8 @@ interface Run {
   consumerCpuUs: number;
   /** redis-server CPU per job, µs. */
   redisCpuUs: number;
+  /** The submitting process's CPU per job (the API node, or bare BullMQ's Queue.add), µs. */
+  submitterCpuUs: number;
 }
 
 async function runBare(url: string, processes: number): Promise<Run> {
@@ -233,11 +237,13 @@ async function runBare(url: string, processes: number): Promise<Run> {
   }
   await markConsumers(consumers);
   const redis0 = await redisCpuUs(connection);
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await inFlight(JOBS, 32, add);
   const submitted = performance.now();
   await allDone;
   const seconds = (performance.now() - t0) / 1000;
+  const submitterUs = cpuTotal(process.cpuUsage(cpu0));
   const redisUs = (await redisCpuUs(connection)) - redis0;
   const cpuUs = await stopConsumers(consumers);
   await events.close();
@@ -251,6 +257,7 @@ async function runBare(url: string, processes: number): Promise<Run> {
     submitPerSecond: JOBS / ((submitted - t0) / 1000),
     consumerCpuUs: cpuUs / JOBS,
     redisCpuUs: redisUs / JOBS,
+    submitterCpuUs: submitterUs / JOBS,
   };
 }
 
@@ -275,11 +282,13 @@ async function runOurs(url: string, processes: number): Promise<Run> {
   }
   await markConsumers(consumers);
   const redis0 = await redisCpuUs(counter);
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await inFlight(JOBS, 32, (i) => apiNode.submit(docs[i]));
   const submitted = performance.now();
   while ((await completed()) < WARMUP + JOBS) await sleep(10);
   const seconds = (performance.now() - t0) / 1000;
+  const submitterUs = cpuTotal(process.cpuUsage(cpu0));
   const redisUs = (await redisCpuUs(counter)) - redis0;
   const counts = await apiNode.counts();
   if (counts.completed !== WARMUP + JOBS || counts.failed > 0)
@@ -295,6 +304,7 @@ async function runOurs(url: string, processes: number): Promise<Run> {
     submitPerSecond: JOBS / ((submitted - t0) / 1000),
     consumerCpuUs: cpuUs / JOBS,
     redisCpuUs: redisUs / JOBS,
+    submitterCpuUs: submitterUs / JOBS,
   };
 }
 
@@ -366,7 +376,7 @@ async function main(): Promise<void> {
     for (const [k, m] of results.entries()) {
       console.log(
         `${m.system.padEnd(8)} × ${m.processes} process(es): ${Math.round(m.jobsPerSecond)} jobs/s ` +
-          `(submissions ${Math.round(m.submitPerSecond)}/s; consumer CPU ${Math.round(m.consumerCpuUs)} µs/job; redis-server ${Math.round(m.redisCpuUs)} µs/job; ` +
+          `(submissions ${Math.round(m.submitPerSecond)}/s; consumer CPU ${Math.round(m.consumerCpuUs)} µs/job; redis-server ${Math.round(m.redisCpuUs)} µs/job; submitter ${Math.round(m.submitterCpuUs)} µs/job; ` +
           `runs ${rounds.map((round) => Math.round(round[k].jobsPerSecond)).join(', ')})`,
       );
     }
@@ -408,6 +418,7 @@ async function main(): Promise<void> {
             submissions_per_second: Math.round(r.submitPerSecond),
             consumer_cpu_us_per_job: Math.round(r.consumerCpuUs),
             redis_server_cpu_us_per_job: Math.round(r.redisCpuUs),
+            submitter_cpu_us_per_job: Math.round(r.submitterCpuUs),
           })),
           ratio_to_bare_bullmq: r2(vsBare),
           goal_ratio_to_bare_bullmq: GOAL_RATIO,
@@ -425,7 +436,7 @@ async function main(): Promise<void> {
     const rows = results.map(
       (r) =>
         `| ${r.system === 'bare' ? 'bare BullMQ (anchor)' : 'guestkit distributed'} | ${r.processes} | ` +
-        `${Math.round(r.jobsPerSecond)} | ${Math.round(r.submitPerSecond)} | ${Math.round(r.consumerCpuUs)} | ${Math.round(r.redisCpuUs)} |`,
+        `${Math.round(r.jobsPerSecond)} | ${Math.round(r.submitPerSecond)} | ${Math.round(r.consumerCpuUs)} | ${Math.round(r.redisCpuUs)} | ${Math.round(r.submitterCpuUs)} |`,
     );
     writeFileSync(
       join(RESULTS, 'distributed.md'),
@@ -440,8 +451,8 @@ async function main(): Promise<void> {
         'processes: this measures them JIT-warm, as a long-running worker runs); the clock and the CPU',
         'counts start after them, with the consumers idle.',
         '',
-        '| system | worker processes | jobs/s | submissions/s | consumer CPU µs/job | redis-server CPU µs/job |',
-        '|---|---|---|---|---|---|',
+        '| system | worker processes | jobs/s | submissions/s | consumer CPU µs/job | redis-server CPU µs/job | submitter CPU µs/job |',
+        '|---|---|---|---|---|---|---|',
         ...rows,
         '',
         `guestkit vs bare BullMQ (1 process): **${r2(vsBare)}×** (goal ≥ ${GOAL_RATIO}). Consumer CPU per job:`,
