@@ -34,6 +34,11 @@ export interface RedisTuning {
   releaseDelayMs: number;
   /** How often queue depth (the shared BullMQ counts) is refreshed for metrics. */
   queueStatsMs: number;
+  /**
+   * How long a job's first run may hold its start back, to write it with the run's end when the
+   * run is that short (one store write per job); 0 writes every start before the handler runs.
+   */
+  startHoldMs: number;
 }
 
 /** The worker's appliance pool (`GUESTKIT_APPLIANCE*`, `GUESTKIT_FAST_INSPECTION`); unset = pool default. */
@@ -276,6 +281,7 @@ export function redisTuningFromEnv(env: NodeJS.ProcessEnv = process.env): RedisT
     heartbeatMs: e.int('GUESTKIT_REDIS_HEARTBEAT_MS', 100) ?? 5000,
     releaseDelayMs: e.int('GUESTKIT_REDIS_RELEASE_MS', 10) ?? 2000,
     queueStatsMs: e.int('GUESTKIT_REDIS_QUEUE_STATS_MS', 100) ?? 2000,
+    startHoldMs: e.int('GUESTKIT_REDIS_START_HOLD_MS', 0) ?? 50,
   };
 }
 

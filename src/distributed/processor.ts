@@ -8,7 +8,7 @@ import { isTerminal } from '../protocol/schema.js';
 import type { JobRecord, JobStore } from '../store/types.js';
 import { shutdownReason } from '../worker/attempt.js';
 import type { Emit, Executor } from '../worker/executor.js';
-import { RunStore, START_HOLD_MS } from './run-store.js';
+import { RunStore } from './run-store.js';
 import type { RedisJobStore } from './store.js';
 import type { RedisTuning } from './tuning.js';
 
@@ -147,7 +147,7 @@ export class JobProcessor {
     holdStart = false,
   ): { runStore: RunStore; executor: Executor } {
     const runStore = new RunStore(this.host.store, this.host.id, attempt, {
-      holdStartMs: holdStart ? START_HOLD_MS : 0,
+      holdStartMs: holdStart ? this.host.tuning.startHoldMs : 0,
     });
     runStore.onEventError = (err) =>
       this.host.logger.warn({ err, job_id: jobId }, 'could not store a progress event');

@@ -15,15 +15,14 @@ import type { JobRecord, JobStore, NewJob, TransitionOptions, TransitionPatch } 
 import type { ListQuery } from '../worker/types.js';
 import { MAX_EVENTS_PER_CALL, type RedisJobStore, type RunGuard } from './store.js';
 
-/**
- * How long a first delivery's start may wait to be written with its end. A job that ends sooner
- * is written once; a longer one shows `running` at most this late. A cancel that lands meanwhile
- * finds the job pending and wins: the start is refused and the run is stopped (onStartLost).
- */
-export const START_HOLD_MS = 50;
-
 export interface RunStoreOptions {
-  /** Hold the start back up to this long once the handler runs (0: write it before). */
+  /**
+   * Hold the start back up to this long once the handler runs (0: write it before; the worker
+   * passes GUESTKIT_REDIS_START_HOLD_MS, 50 by default, on a first delivery). A job that ends
+   * sooner is written once; a longer one shows `running` at most this late. A cancel that lands
+   * meanwhile finds the job pending and wins: the start is refused and the run is stopped
+   * (onStartLost).
+   */
   holdStartMs?: number;
 }
 

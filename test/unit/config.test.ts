@@ -156,6 +156,7 @@ describe('config', () => {
         GUESTKIT_REDIS_HEARTBEAT_MS: '200',
         GUESTKIT_REDIS_RELEASE_MS: '50',
         GUESTKIT_REDIS_QUEUE_STATS_MS: '300',
+        GUESTKIT_REDIS_START_HOLD_MS: '0',
         GUESTKIT_APPLIANCES: '3',
         GUESTKIT_APPLIANCE_DRIVES: '4',
         GUESTKIT_APPLIANCE_BATCH_MS: '0',
@@ -180,7 +181,14 @@ describe('config', () => {
       retentionSeconds: 3600,
       orphanMinAgeMs: 0,
       qemuImg: '/opt/qemu-img',
-      redis: { prefix: 'gk:', stallMs: 2000, heartbeatMs: 200, releaseDelayMs: 50, queueStatsMs: 300 },
+      redis: {
+        prefix: 'gk:',
+        stallMs: 2000,
+        heartbeatMs: 200,
+        releaseDelayMs: 50,
+        queueStatsMs: 300,
+        startHoldMs: 0,
+      },
       appliance: {
         maxAppliances: 3,
         maxDrivesPerAppliance: 4,
@@ -204,6 +212,7 @@ describe('config', () => {
       heartbeatMs: 5000,
       releaseDelayMs: 2000,
       queueStatsMs: 2000,
+      startHoldMs: 50,
     });
   });
 
