@@ -178,6 +178,7 @@ export class JobProcessor {
     try {
       outcome = await executor.execute(jobId);
     } finally {
+      runStore.dispose();
       if (this.runs.get(jobId) === run) this.runs.delete(jobId);
       this.host.runsChanged();
     }

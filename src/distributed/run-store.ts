@@ -119,22 +119,22 @@ export class RunStore implements JobStore {
     // shutdown) is written after the start, so each history entry keeps its attempt.
     const combine =
       start?.jobId === jobId && from.includes(start.to) && (start.to === 'assigned' || isTerminal(to));
-    if (start && !combine) await this.writeStart();
+    if (start && !combine && !(await this.writeStart())) return undefined;
     this.dropStart();
     if (combine) this.writing = start;
     const events = this.takeEvents(jobId);
-    const next = await this.carrying(
-      this.inner.move(jobId, {
-        from: combine ? ['pending'] : from,
-        ...(combine ? { via: [...start.via, { status: start.to, at: start.at }] } : {}),
-        to,
-        patch: combine ? { ...start.patch, ...patch } : patch,
-        result,
-        guard: this.guard,
-        current,
-        events,
-      }),
-    );
+    const moving = this.inner.move(jobId, {
+      from: combine ? ['pending'] : from,
+      ...(combine ? { via: [...start.via, { status: start.to, at: start.at }] } : {}),
+      to,
+      patch: combine ? { ...start.patch, ...patch } : patch,
+      result,
+      guard: this.guard,
+      current,
+      events,
+    });
+    if (combine) this.held = true; // see writeStart
+    const next = await this.carrying(moving);
     this.writing = undefined; // here, in the same continuation as the announcements below
     if (!next) {
       if (combine && start.to === 'assigned') this.startRefused = true;
@@ -158,37 +158,49 @@ export class RunStore implements JobStore {
     const start = this.start;
     if (!start) return;
     this.starting = this.writeStart()
+      .then(() => undefined)
       .catch(() => this.onStartLost?.()) // its end cannot be written either
       .finally(() => (this.starting = undefined));
   }
 
-  /** Writes a held start on its own (something else came next, or its hold ran out). */
-  private async writeStart(): Promise<void> {
+  /**
+   * Writes a held start on its own (something else came next, or its hold ran out); false when it
+   * was refused. Once it is sent, every later write of this run is fenced by the worker id too:
+   * if it is refused (a cancel, or another worker started the job at the same attempt after a
+   * lost lock), nothing the run sends afterwards can land on the job.
+   */
+  private async writeStart(): Promise<boolean> {
     const start = this.start;
-    if (!start) return;
+    if (!start) return true;
     this.dropStart();
     this.writing = start;
     const events = start.to === 'running' ? this.takeEvents(start.jobId) : [];
-    const next = await this.carrying(
-      this.inner.move(start.jobId, {
-        from: ['pending'],
-        ...(start.via.length > 0 ? { via: start.via } : {}),
-        to: start.to,
-        patch: start.patch,
-        guard: this.guard,
-        events,
-      }),
-    );
+    const moving = this.inner.move(start.jobId, {
+      from: ['pending'],
+      ...(start.via.length > 0 ? { via: start.via } : {}),
+      to: start.to,
+      patch: start.patch,
+      guard: this.guard,
+      events,
+    });
+    this.held = true;
+    const next = await this.carrying(moving);
     this.writing = undefined; // here, in the same continuation as the announcements below
     if (!next) {
       // Refused before the handler ran: the processor decides again from the stored job. After:
       // the handler runs for a job that is no longer this run's (cancelled, taken over).
       if (start.to === 'assigned') this.startRefused = true;
       else this.onStartLost?.();
-      return;
+      return false;
     }
     this.attempt = next.attempt;
     this.confirmed(start);
+    return true;
+  }
+
+  /** The run is over: a start still held back is dropped, never written (its timer too). */
+  dispose(): void {
+    this.dropStart();
   }
 
   /** A move carrying a held start; a failed one clears `writing` (a reply clears it at its use). */
@@ -219,6 +231,8 @@ export class RunStore implements JobStore {
   appendEvent(event: ProgressEvent): Promise<void> {
     if (this.buffered.length > 0 && this.buffered[0].job_id !== event.job_id) this.flushEvents();
     this.buffered.push(event);
+    // A held start goes out with the events reported meanwhile: before they outgrow one call.
+    if (this.start?.to === 'running' && this.buffered.length >= MAX_EVENTS_PER_CALL) this.holdRanOut();
     if (this.buffered.length === 1) setImmediate(() => this.flushEvents());
     return Promise.resolve();
   }

@@ -324,4 +324,61 @@ describe.skipIf(!url)('RunStore', () => {
     expect(await s.result('job-run-000007')).toBeUndefined();
     expect(await trail(s, 'job-run-000007')).toEqual(['>pending', 'pending>cancelled']);
   });
+
+  it('a start refused after the handler began fences the rest of the run by worker id', async () => {
+    const s = store();
+    const job = await created(s, 'job-run-000008');
+    const a = new RunStore(s, 'w1', 1, { holdStartMs: 30 });
+    let lost = 0;
+    a.onStartLost = () => lost++;
+    const runningA = await begin(s, a, job, []);
+    // Its lock lost, the job went to another worker that started it at the same attempt.
+    const b = new RunStore(s, 'w2', 1);
+    const assignedB = await b.transition(
+      'job-run-000008',
+      ['pending'],
+      'assigned',
+      { worker_id: 'w2' },
+      undefined,
+      {
+        current: job,
+      },
+    );
+    await b.transition('job-run-000008', ['assigned'], 'running', { started_at: 1 }, undefined, {
+      current: assignedB,
+    });
+    await until('the first run to be told', async () => lost === 1);
+    // What the stopped run still sends (its events, its move back to pending) lands nowhere.
+    await a.appendEvent(event('job-run-000008', 0));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(
+      await a.transition(
+        'job-run-000008',
+        ['running'],
+        'pending',
+        { attempt: 2, worker_id: null },
+        undefined,
+        {
+          current: runningA,
+        },
+      ),
+    ).toBeUndefined();
+    expect(await s.events('job-run-000008')).toEqual([]);
+    expect(await s.get('job-run-000008')).toMatchObject({ status: 'running', worker_id: 'w2', attempt: 1 });
+  });
+
+  it('a run disposed with its start still held writes nothing, even after the hold', async () => {
+    const s = store();
+    const job = await created(s, 'job-run-000009');
+    const run = new RunStore(s, 'w1', 1, { holdStartMs: 10 });
+    await begin(s, run, job, []);
+    run.dispose();
+    // A control run held as long, begun later: once its start is written, the first one's hold
+    // has run out too.
+    const control = await created(s, 'job-run-000010');
+    await begin(s, new RunStore(s, 'w1', 1, { holdStartMs: 10 }), control, []);
+    await until('the control start', async () => (await s.get('job-run-000010'))?.status === 'running');
+    expect(await s.get('job-run-000009')).toMatchObject({ status: 'pending', worker_id: null });
+    expect(await trail(s, 'job-run-000009')).toEqual(['>pending']);
+  });
 });
