@@ -35,6 +35,8 @@ export interface ProcessorHost {
   readonly tuning: RedisTuning;
   readonly logger: Logger;
   draining(): boolean;
+  /** How long a first run of `job` may hold its start back (0: write it before the handler runs). */
+  startHoldMs(job: JobRecord): number;
   /** Why this worker cannot run `job` (constraints, routing, missing tools), or null. */
   cannotRun(job: JobRecord): Promise<string | null>;
   executorFor(store: JobStore, emit: Emit): Executor;
@@ -100,7 +102,8 @@ export class JobProcessor {
       // (cancelled, retried, taken over, deleted meanwhile): decide again from the stored job.
       // Its first delivery (BullMQ counts starts): the record is as submitted, so the start may
       // be held back and written with a short run's end.
-      const fresh = this.newRun(jobId, queued.attempt, bullJob.attemptsStarted <= 1);
+      const hold = bullJob.attemptsStarted <= 1 ? this.host.startHoldMs(queued) : 0;
+      const fresh = this.newRun(jobId, queued.attempt, hold);
       const done = await this.runJob(bullJob, token, queued, fresh, true);
       if (!fresh.runStore.startRefused) return done;
     }
@@ -144,10 +147,10 @@ export class JobProcessor {
   private newRun(
     jobId: string,
     attempt: number,
-    holdStart = false,
+    holdStartMs = 0,
   ): { runStore: RunStore; executor: Executor } {
     const runStore = new RunStore(this.host.store, this.host.id, attempt, {
-      holdStartMs: holdStart ? this.host.tuning.startHoldMs : 0,
+      holdStartMs,
     });
     runStore.onEventError = (err) =>
       this.host.logger.warn({ err, job_id: jobId }, 'could not store a progress event');

@@ -5,7 +5,8 @@
 //
 // Writes are few per job. The start (pending → assigned → running) is one write, made before the
 // handler runs. On a job's first delivery, when the record it starts from is the one it was
-// submitted with, the start may be held longer (holdStartMs): it is written with the run's end
+// submitted with and its handler is pure (processor.ts, worker.ts), the start may be held longer
+// (holdStartMs): it is written with the run's end
 // when the run ends within the hold (one script call for a short job's whole life), else when the
 // hold runs out, with the progress events reported meanwhile. Nothing about the run is announced
 // before its start is written (whenWritten). Progress events are buffered and go out with the next

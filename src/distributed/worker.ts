@@ -103,6 +103,12 @@ export class RedisWorker extends WorkerCore<RedisJobStore> implements Worker {
       tuning: this.tuning,
       logger: this.logger,
       draining: () => this.currentState === 'draining',
+      // Only for pure handlers (a run abandoned to a cancel did nothing) of cancellable jobs (a
+      // job held back looks pending, and a pending job can always be cancelled).
+      startHoldMs: (job) =>
+        job.execution.cancellable && this.registry.get(job.operation)?.pure === true
+          ? this.tuning.startHoldMs
+          : 0,
       cannotRun: (job) => this.cannotRun(job),
       executorFor: (store, emit) => this.executorFor(store, emit),
       emitAll: this.emitAll,

@@ -49,6 +49,7 @@ function echoHandler(operation: string): JobHandler<EchoData, EchoResultData> {
     operation,
     payloadTypes: [`${operation}.v1`],
     description: 'Returns its payload data (optionally after sleep_ms milliseconds)',
+    pure: true,
     validate,
     run,
   };

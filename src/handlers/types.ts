@@ -56,6 +56,13 @@ export interface JobHandler<TData = unknown, TResult = unknown> {
   /** Features / disk formats the handler needs from the worker (checked like job constraints). */
   requires?: readonly string[];
   /**
+   * The run changes nothing outside its result document (no disks, files or other state), so a
+   * run begun and then abandoned does no harm. The distributed worker may then hold a first run's
+   * start back and write it with the run's end (one store write for a short job); a cancel that
+   * lands meanwhile still wins. Leave unset for anything with side effects.
+   */
+  pure?: boolean;
+  /**
    * Checks `payload.data` at submission (fast, no I/O) and returns it typed. Throw a
    * ValidationError / HandlerError to refuse the job.
    */

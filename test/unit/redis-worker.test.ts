@@ -34,8 +34,27 @@ const flaky: JobHandler<unknown> = {
   },
 };
 
+/** Handlers that report the status their job had in Redis while they ran. */
+const peekStore = new RedisJobStore({ redis: url ?? 'redis://127.0.0.1:1', prefix, eventsPerJob: 10 });
+function peek(operation: string, pure: boolean): JobHandler<unknown> {
+  return {
+    operation,
+    payloadTypes: [`${operation}.v1`],
+    validate: (d) => d,
+    pure,
+    async run(ctx) {
+      return { data: { seen: (await peekStore.get(ctx.jobId))?.status } };
+    },
+  };
+}
+
 function registry(): HandlerRegistry {
-  return new HandlerRegistry().register(systemEchoHandler).register(testEchoHandler).register(flaky);
+  return new HandlerRegistry()
+    .register(systemEchoHandler)
+    .register(testEchoHandler)
+    .register(flaky)
+    .register(peek('test.peek', false))
+    .register(peek('test.peek-pure', true));
 }
 
 async function node(
@@ -93,6 +112,7 @@ async function until<T>(what: string, fn: () => Promise<T | undefined | false>, 
 
 afterAll(async () => {
   for (const n of nodes.reverse()) await n.stop({ drainTimeoutMs: 1000 }).catch(() => undefined);
+  await peekStore.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -137,6 +157,27 @@ describe.skipIf(!url)('RedisWorker (api and worker nodes in one process)', () =>
     expect((await api.result('job-flaky-0001'))?.execution_summary.attempt).toBe(2);
     const trail = (await api.history('job-flaky-0001')).map((h) => h.to);
     expect(trail).toEqual(['pending', 'assigned', 'running', 'pending', 'assigned', 'running', 'completed']);
+  });
+
+  it("holds a first run's start only for a pure handler's cancellable job", async () => {
+    const api = nodes[0];
+    const seen = async (id: string, operation: string, cancellable = true) => {
+      await api.submit({
+        ...job(id, { execution: { cancellable } }),
+        operation,
+        payload: { type: `${operation}.v1`, data: {} },
+      });
+      expect(await api.waitFor(id)).toMatchObject({ status: 'completed' });
+      return (await api.result(id))?.data;
+    };
+    // Held: the handler runs while Redis still says pending; its whole life is written at its end.
+    expect(await seen('job-peek-0001', 'test.peek-pure')).toEqual({ seen: 'pending' });
+    const history = await api.history('job-peek-0001');
+    expect(history.map((h) => h.to)).toEqual(['pending', 'assigned', 'running', 'completed']);
+    expect(history[2].at).toBeLessThanOrEqual(history[3].at);
+    // Not held: a handler with side effects, or a job that must not be cancelled once it runs.
+    expect(await seen('job-peek-0002', 'test.peek')).toEqual({ seen: 'running' });
+    expect(await seen('job-peek-0003', 'test.peek-pure', false)).toEqual({ seen: 'running' });
   });
 
   it('cancels a job running on another node: its signal fires there', async () => {
