@@ -8,6 +8,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = resolvePath(dirname(fileURLToPath(import.meta.url)), '..');
 const BENCHMARKS = join(ROOT, 'benchmarks') + sep;
+const SOURCES = ['src', 'lib'].map((d) => pathToFileURL(join(ROOT, d) + sep).href);
 
 export async function resolve(specifier, context, next) {
   const parent = context.parentURL?.startsWith('file:') ? fileURLToPath(context.parentURL) : '';
@@ -21,4 +22,14 @@ export async function resolve(specifier, context, next) {
     }
   }
   return next(specifier, context);
+}
+
+/** A source module loaded anyway (an import the map above missed) would mix two copies: refuse. */
+export async function load(url, context, next) {
+  if (url.endsWith('.ts') && SOURCES.some((prefix) => url.startsWith(prefix))) {
+    throw new Error(
+      `${url}: a benchmark loaded the TypeScript sources; it must run dist/ (scripts/bench-release-hooks.mjs)`,
+    );
+  }
+  return next(url, context);
 }

@@ -24,8 +24,11 @@ const env = { ...process.env };
 if (!fromSource) {
   const build = spawnSync('npm', ['run', '--silent', 'build:ts'], { stdio: 'inherit' });
   if (build.status !== 0) process.exit(build.status ?? 1);
-  const hooks = pathToFileURL('scripts/bench-release.mjs').href;
-  env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ''} --import=${hooks}`.trim();
+  // Not for `import`: it times module loading in child processes, which the hook thread would slow.
+  if (name !== 'import') {
+    const hooks = pathToFileURL('scripts/bench-release.mjs').href;
+    env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ''} --import=${hooks}`.trim();
+  }
 }
 const file = existsSync(`benchmarks/${name}.ts`) ? `benchmarks/${name}.ts` : `benchmarks/${name}/index.ts`;
 const r = spawnSync(process.execPath, ['--import', 'tsx', '--expose-gc', file, ...rest], {
