@@ -10,6 +10,7 @@ type Stream = Parameters<Redis['sendCommand']>[1];
  * inline; it was the largest single item of a short job's consumer CPU. ioredis' auto-pipelining
  * batches too but builds a Pipeline per turn, which cost more than it saved (measured on the
  * distributed benchmark). Order on the connection is unchanged: corking only delays the write.
+ * BullMQ's blocking connection is its own `duplicate()`, a plain client: it only waits for jobs.
  */
 export class CoalescingRedis extends Redis {
   private corked = false;
