@@ -6,11 +6,12 @@
 // Writes are few per job. The start (pending → assigned → running) is one write, made before the
 // handler runs. On a job's first delivery, when the record it starts from is the one it was
 // submitted with and its handler is pure (processor.ts, worker.ts), the start may be held longer
-// (holdStartMs): it is written with the run's end
-// when the run ends within the hold (one script call for a short job's whole life), else when the
-// hold runs out, with the progress events reported meanwhile. Nothing about the run is announced
-// before its start is written (whenWritten). Progress events are buffered and go out with the next
-// move, or at the end of the event-loop turn.
+// (holdStartMs): it is written with the run's end when the run ends within the hold (one script
+// call for a short job's whole life), else when the hold runs out, with the progress events
+// reported meanwhile. Nothing about the run is announced before its start is written
+// (whenWritten). A worker that dies during the hold leaves no trace of the run: BullMQ re-delivers
+// the job, still pending at the same attempt, and it runs as that attempt (it consumed none).
+// Progress events are buffered and go out with the next move, or at the end of the event-loop turn.
 import { isTerminal, type JobStatus, type ProgressEvent, type ResultDocument } from '../protocol/schema.js';
 import type { JobRecord, JobStore, NewJob, TransitionOptions, TransitionPatch } from '../store/types.js';
 import type { ListQuery } from '../worker/types.js';
