@@ -391,7 +391,8 @@ async function main(): Promise<void> {
     const vsBare = mid(rounds.map((r) => r[1].jobsPerSecond / r[0].jobsPerSecond));
     const scaling = mid(rounds.map((r) => r[2].jobsPerSecond / r[1].jobsPerSecond));
     const bareScaling = mid(rounds.map((r) => r[3].jobsPerSecond / r[0].jobsPerSecond));
-    const cpuRatio = results[1].consumerCpuUs / results[0].consumerCpuUs;
+    // Like the others, the median of per-round ratios (not the ratio of the median-jobs/s runs).
+    const cpuRatio = mid(rounds.map((r) => r[1].consumerCpuUs / r[0].consumerCpuUs));
     console.log(
       `guestkit/bare (1 process): ${r3(vsBare)}× (goal ≥ ${GOAL_RATIO}, ${verdict(vsBare >= GOAL_RATIO)}); 2 vs 1 worker processes: ${r2(scaling)}× ` +
         `(goal ≥ ${GOAL_SCALING}; bare BullMQ scales ${r2(bareScaling)}× on this machine); ` +
@@ -435,6 +436,9 @@ async function main(): Promise<void> {
           consumer_cpu_per_job_vs_bare: r3(cpuRatio),
           goal_consumer_cpu_per_job_vs_bare: GOAL_CPU_RATIO,
           rounds: rounds.map((round) => round.map((r) => Math.round(r.jobsPerSecond))),
+          rounds_consumer_cpu_us_per_job: rounds.map((round) =>
+            round.map((r) => Math.round(r.consumerCpuUs)),
+          ),
         },
         null,
         2,
