@@ -15,7 +15,7 @@
 import { isTerminal, type JobStatus, type ProgressEvent, type ResultDocument } from '../protocol/schema.js';
 import type { JobRecord, JobStore, NewJob, TransitionOptions, TransitionPatch } from '../store/types.js';
 import type { ListQuery } from '../worker/types.js';
-import { MAX_EVENTS_PER_CALL, type RedisJobStore, type RunGuard } from './store.js';
+import { MAX_EVENTS_PER_CALL, type Move, type RedisJobStore, type RunGuard } from './store.js';
 
 export interface RunStoreOptions {
   /**
@@ -123,27 +123,18 @@ export class RunStore implements JobStore {
       start?.jobId === jobId && from.includes(start.to) && (start.to === 'assigned' || isTerminal(to));
     if (start && !combine && !(await this.writeStart())) return undefined;
     this.dropStart();
-    if (combine) this.writing = start;
     const events = this.takeEvents(jobId);
-    const moving = this.inner.move(jobId, {
-      from: combine ? ['pending'] : from,
-      ...(combine ? { via: [...start.via, { status: start.to, at: start.at }] } : {}),
-      to,
-      patch: combine ? { ...start.patch, ...patch } : patch,
-      result,
-      guard: this.guard,
-      current,
-      events,
-    });
-    if (combine) this.held = true; // see writeStart
-    const next = await this.carrying(moving);
-    this.writing = undefined; // here, in the same continuation as the announcements below
-    if (!next) {
-      if (combine && start.to === 'assigned') this.startRefused = true;
-      return undefined;
-    }
+    const move: Move = { from, to, patch, result, guard: this.guard, current, events };
+    const next = combine
+      ? await this.carry(start, {
+          ...move,
+          from: ['pending'],
+          via: [...start.via, { status: start.to, at: start.at }],
+          patch: { ...start.patch, ...patch },
+        })
+      : await this.inner.move(jobId, move);
+    if (!next) return undefined;
     this.attempt = next.attempt;
-    if (combine) this.confirmed(start);
     if (to === 'assigned') this.held = true;
     if (to === 'pending') this.held = false;
     return next;
@@ -165,52 +156,54 @@ export class RunStore implements JobStore {
       .finally(() => (this.starting = undefined));
   }
 
-  /**
-   * Writes a held start on its own (something else came next, or its hold ran out); false when it
-   * was refused. Once it is sent, every later write of this run is fenced by the worker id too:
-   * if it is refused (a cancel, or another worker started the job at the same attempt after a
-   * lost lock), nothing the run sends afterwards can land on the job.
-   */
+  /** Writes a held start on its own (something else came next, or its hold ran out); false when refused. */
   private async writeStart(): Promise<boolean> {
     const start = this.start;
     if (!start) return true;
     this.dropStart();
-    this.writing = start;
-    const events = start.to === 'running' ? this.takeEvents(start.jobId) : [];
-    const moving = this.inner.move(start.jobId, {
+    const next = await this.carry(start, {
       from: ['pending'],
       ...(start.via.length > 0 ? { via: start.via } : {}),
       to: start.to,
       patch: start.patch,
       guard: this.guard,
-      events,
+      events: start.to === 'running' ? this.takeEvents(start.jobId) : [],
     });
+    if (next) this.attempt = next.attempt;
+    return next !== undefined;
+  }
+
+  /**
+   * Sends a move that carries the held `start` (alone, or merged with the move after it). What the
+   * start announces waits for the reply (`writing`), and runs in the same continuation as it, so
+   * nothing can slip in between. Once it is sent, every later write of this run is fenced by the
+   * worker id too: if it is refused (a cancel, or another worker started the job at the same
+   * attempt after a lost lock), nothing the run sends afterwards can land on the job.
+   */
+  private async carry(start: HeldStart, move: Move): Promise<JobRecord | undefined> {
+    this.writing = start;
+    const moving = this.inner.move(start.jobId, move);
     this.held = true;
-    const next = await this.carrying(moving);
-    this.writing = undefined; // here, in the same continuation as the announcements below
+    let next: JobRecord | undefined;
+    try {
+      next = await moving;
+    } finally {
+      this.writing = undefined;
+    }
     if (!next) {
       // Refused before the handler ran: the processor decides again from the stored job. After:
       // the handler runs for a job that is no longer this run's (cancelled, taken over).
       if (start.to === 'assigned') this.startRefused = true;
       else this.onStartLost?.();
-      return false;
+      return undefined;
     }
-    this.attempt = next.attempt;
     this.confirmed(start);
-    return true;
+    return next;
   }
 
   /** The run is over: a start still held back is dropped, never written (its timer too). */
   dispose(): void {
     this.dropStart();
-  }
-
-  /** A move carrying a held start; a failed one clears `writing` (a reply clears it at its use). */
-  private carrying(move: Promise<JobRecord | undefined>): Promise<JobRecord | undefined> {
-    return move.catch((err: unknown) => {
-      this.writing = undefined;
-      throw err;
-    });
   }
 
   private confirmed(start: HeldStart): void {
