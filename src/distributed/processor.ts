@@ -130,7 +130,7 @@ export class JobProcessor {
       current = next;
       // If the old run is still alive somewhere (it lost Redis, not its life), stop its work.
       this.abortStale(jobId, rec.attempt);
-      await this.host.store
+      await this.host.store.redis
         .publish(`${this.host.tuning.prefix}takeover`, `${rec.attempt}|${jobId}`)
         .catch(() => undefined);
       this.host.logger.warn(

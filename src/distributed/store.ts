@@ -78,11 +78,6 @@ export class RedisJobStore implements JobStore {
     if (this.owned) await this.redis.quit().catch(() => this.redis.disconnect());
   }
 
-  /** PUBLISH on the store's connection (in order with its script calls). */
-  publish(channel: string, message: string): Promise<number> {
-    return this.redis.publish(channel, message);
-  }
-
   /**
    * Runs a script as an ioredis command: EVALSHA, with the source sent once per connection (and
    * again after a NOSCRIPT), so calls keep their order on the connection, even the first ones.

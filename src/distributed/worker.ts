@@ -140,7 +140,7 @@ export class RedisWorker extends WorkerCore<RedisJobStore> implements Worker {
     const events = this.outbox.splice(0);
     if (events.length === 0) return;
     const msg: Relayed = { origin: this.id, events };
-    this.store.publish(`${this.tuning.prefix}events`, JSON.stringify(msg)).catch(() => undefined);
+    this.store.redis.publish(`${this.tuning.prefix}events`, JSON.stringify(msg)).catch(() => undefined);
   }
 
   private executorFor(store: JobStore, emit: Emit = this.emitAll): Executor {
@@ -405,7 +405,7 @@ export class RedisWorker extends WorkerCore<RedisJobStore> implements Worker {
     // Locked by a worker: it finds the job terminal and drops it. A run that has begun with its
     // start held back (run-store.ts) is told to stop now, not when its start is refused.
     if (removed !== 1) {
-      await this.store.publish(`${this.tuning.prefix}cancel`, job.job_id).catch(() => undefined);
+      await this.store.redis.publish(`${this.tuning.prefix}cancel`, job.job_id).catch(() => undefined);
       this.processor.cancel(job.job_id);
     }
     return true;
@@ -414,7 +414,7 @@ export class RedisWorker extends WorkerCore<RedisJobStore> implements Worker {
   protected async stopRunning(job: JobRecord): Promise<boolean> {
     // Running somewhere: the flag survives a missed message; the message stops it at once.
     await this.store.redis.set(`${this.tuning.prefix}cancel:${job.job_id}`, '1', 'EX', 86_400);
-    await this.store.publish(`${this.tuning.prefix}cancel`, job.job_id);
+    await this.store.redis.publish(`${this.tuning.prefix}cancel`, job.job_id);
     this.processor.cancel(job.job_id);
     return true;
   }
