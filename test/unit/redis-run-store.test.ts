@@ -73,6 +73,14 @@ async function begin(s: RedisJobStore, run: RunStore, job: JobRecord, announced:
   return running as JobRecord;
 }
 
+/** A run holding its start `holdStartMs`, counting how often it is told to stop (onStartLost). */
+function heldRun(s: RedisJobStore, holdStartMs: number) {
+  const run = new RunStore(s, 'w1', 1, { holdStartMs });
+  const told = { count: 0 };
+  run.onStartLost = () => told.count++;
+  return { run, told };
+}
+
 const trail = async (s: RedisJobStore, id: string) =>
   (await s.history(id)).map((h) => `${h.from ?? ''}>${h.to}`);
 
@@ -289,14 +297,12 @@ describe.skipIf(!url)('RunStore', () => {
   it('a cancel during the hold wins: the run is told to stop and writes nothing', async () => {
     const s = store();
     const job = await created(s, 'job-run-000006');
-    const run = new RunStore(s, 'w1', 1, { holdStartMs: 30 });
-    let lost = 0;
-    run.onStartLost = () => lost++;
+    const { run, told } = heldRun(s, 30);
     const announced: string[] = [];
     const running = await begin(s, run, job, announced);
     await run.appendEvent(event('job-run-000006', 0));
     await s.transition('job-run-000006', ['pending'], 'cancelled', { completed_at: Date.now() });
-    await until('the run to be told', async () => lost === 1);
+    await until('the run to be told', async () => told.count === 1);
     // The run's end (here: what an aborted run writes) is refused too.
     expect(
       await run.transition('job-run-000006', ['running'], 'pending', { attempt: 2 }, undefined, {
@@ -328,9 +334,7 @@ describe.skipIf(!url)('RunStore', () => {
   it('a start refused after the handler began fences the rest of the run by worker id', async () => {
     const s = store();
     const job = await created(s, 'job-run-000008');
-    const a = new RunStore(s, 'w1', 1, { holdStartMs: 30 });
-    let lost = 0;
-    a.onStartLost = () => lost++;
+    const { run: a, told } = heldRun(s, 30);
     const runningA = await begin(s, a, job, []);
     // Its lock lost, the job went to another worker that started it at the same attempt.
     const b = new RunStore(s, 'w2', 1);
@@ -347,7 +351,7 @@ describe.skipIf(!url)('RunStore', () => {
     await b.transition('job-run-000008', ['assigned'], 'running', { started_at: 1 }, undefined, {
       current: assignedB,
     });
-    await until('the first run to be told', async () => lost === 1);
+    await until('the first run to be told', async () => told.count === 1);
     // What the stopped run still sends (its events, its move back to pending) lands nowhere.
     await a.appendEvent(event('job-run-000008', 0));
     await new Promise((r) => setTimeout(r, 20));
